@@ -1,0 +1,215 @@
+"""Settings, read from ``BRIEF_*`` environment variables and an optional ``.env``.
+
+Built once at the edges (CLI, Celery app, web app) and passed inward as plain
+values: ``brief.feeds``, ``brief.digest`` and ``brief.mail`` never import this.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from brief.errors import ConfigError
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - a placeholder, refused in production
+
+DEFAULT_SECTIONS = [
+    "world",
+    "europe",
+    "americas",
+    "asia",
+    "africa",
+    "middle-east",
+    "business",
+    "technology",
+    "science",
+    "health",
+    "culture",
+    "sport",
+]
+
+
+def normalize_database_url(url: str) -> str:
+    """Point bare ``postgresql://`` URLs at psycopg 3, the driver we install."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class SMTPConfig:
+    """The parts of ``BRIEF_SMTP_URL``: ``smtp[s]://user:pass@host:port?starttls=true``."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("must start with smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError("has no host name")
+        query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+        self.ssl = parts.scheme == "smtps"
+        self.host: str = parts.hostname
+        self.port: int = parts.port or (465 if self.ssl else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.starttls = query.get("starttls", "false") in ("1", "true", "yes")
+        self.timeout = float(query.get("timeout", "30"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BRIEF_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".brief")
+    database_url: str | None = None
+    broker_url: str | None = None
+    result_backend: str | None = None
+    smtp_url: str | None = None
+    outbox_dir: Path | None = None
+    mail_from: str = Field(
+        "Daily Brief <brief@localhost>",
+        validation_alias=AliasChoices("BRIEF_FROM", "mail_from"),
+    )
+    base_url: str = "http://localhost:8000"
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    timezone: str = "UTC"
+    edition_hour: int = Field(6, ge=0, le=23)
+    ingest_interval_minutes: int = Field(30, ge=1, le=24 * 60)
+    sections: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
+    stories_per_section: int = Field(5, ge=1, le=50)
+    name: str = "Daily Brief"
+    fetch_timeout: float = Field(20.0, gt=0, le=300)
+    postal_address: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)")
+        return value
+
+    @field_validator("sections", mode="before")
+    @classmethod
+    def _split_sections(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [s for s in (p.strip().lower() for p in value.split(",")) if s]
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value:
+            SMTPConfig(value)
+            return value
+        return None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL like https://brief.example.com")
+        return value.rstrip("/")
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        if "\r" in value or "\n" in value:
+            raise ValueError("must be a single line")
+        _, addr = parseaddr(value)
+        if "@" not in addr:
+            raise ValueError("must be an address like 'Daily Brief <brief@example.com>'")
+        return value
+
+    @model_validator(mode="after")
+    def _production_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
+            raise ValueError("BRIEF_SECRET_KEY must be set to a random value in production")
+        return self
+
+    # Derived values: resolved here so every entry point agrees on them.
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'brief.sqlite').resolve()}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        # kombu's SQLAlchemy transport: a real broker in a file, no server needed.
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.sqlite').resolve()}"
+
+    @property
+    def celery_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        if self.celery_broker_url.startswith(("redis://", "rediss://")):
+            return self.celery_broker_url
+        if self.db_url.startswith("sqlite"):
+            return f"db+sqlite:///{(self.data_dir / 'results.sqlite').resolve()}"
+        return "db+" + self.db_url
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def smtp(self) -> SMTPConfig | None:
+        return SMTPConfig(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def mail_from_address(self) -> str:
+        from email.utils import parseaddr
+
+        return parseaddr(self.mail_from)[1]
+
+
+_ALIASES = {"mail_from": "BRIEF_FROM"}
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for err in error.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if not field:
+            lines.append(msg)
+            continue
+        var = field if field.startswith("BRIEF_") else _ALIASES.get(field, f"BRIEF_{field.upper()}")
+        lines.append(f"{var}: {msg}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one ConfigError line per variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"bad setting: {_describe(exc)}") from None
+    except ValueError as exc:
+        raise ConfigError(f"bad setting: {exc}") from None

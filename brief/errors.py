@@ -1,0 +1,88 @@
+"""Errors raised by brief.
+
+The tree, so callers can choose what to retry::
+
+    BriefError
+    ├── ConfigError                 a setting is missing or malformed (user mistake)
+    ├── InputError                  bad user input: address, URL, file, date
+    │   └── InvalidEmailError
+    ├── NotFoundError               no such feed / subscriber / edition
+    ├── TransientError              worth retrying later
+    │   ├── FetchError              network trouble, timeout, 5xx, 429
+    │   └── MailTransientError      SMTP 4xx, connection refused or dropped
+    └── PermanentError              retrying will not help
+        ├── FeedGoneError           HTTP 4xx (other than 429), 410
+        ├── FeedParseError          the body is not a feed
+        └── MailPermanentError      SMTP 5xx for a recipient, bad address
+"""
+
+from __future__ import annotations
+
+
+class BriefError(Exception):
+    """Base class of every error brief raises on purpose."""
+
+
+class ConfigError(BriefError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class InputError(BriefError):
+    """Input from a user (CLI argument, file, form field) was rejected."""
+
+
+class InvalidEmailError(InputError):
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"invalid email address {address!r}: {reason}")
+        self.address = address
+        self.reason = reason
+
+
+class NotFoundError(BriefError):
+    """The thing asked for does not exist."""
+
+
+class TransientError(BriefError):
+    """A failure that may go away on its own; tasks retry these."""
+
+
+class PermanentError(BriefError):
+    """A failure that retrying will not fix; tasks record it and stop."""
+
+
+class FeedError(BriefError):
+    """Base for feed failures; carries the feed URL."""
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(f"{message} ({url})")
+        self.url = url
+        self.message = message
+
+
+class FetchError(FeedError, TransientError):
+    """Network trouble, timeout, 5xx or 429 while fetching a feed."""
+
+
+class FeedGoneError(FeedError, PermanentError):
+    """The server says the feed is not there (404, 410, other 4xx)."""
+
+
+class FeedParseError(FeedError, PermanentError):
+    """The body could not be read as a feed."""
+
+
+class MailError(BriefError):
+    """Base for mail failures; carries the recipient."""
+
+    def __init__(self, recipient: str, message: str) -> None:
+        super().__init__(f"{message} (to {recipient})")
+        self.recipient = recipient
+        self.message = message
+
+
+class MailTransientError(MailError, TransientError):
+    """SMTP 4xx or a connection problem: try again later."""
+
+
+class MailPermanentError(MailError, PermanentError):
+    """SMTP 5xx for this recipient: do not try again."""

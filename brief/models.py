@@ -1,0 +1,171 @@
+"""Database tables. Unique keys are what make tasks safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
+
+
+class Feed(Base):
+    __tablename__ = "feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    site_url: Mapped[str | None] = mapped_column(String(2048))
+    section: Mapped[str] = mapped_column(String(64), default="world")
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_fetched_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)  # HTTP status of the last fetch
+    last_success_at: Mapped[datetime | None]
+    error_count: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failures
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="feed", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def display_name(self) -> str:
+        if self.title:
+            return self.title
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.url).hostname or self.url
+
+
+class Article(Base):
+    __tablename__ = "article"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid", name="uq_article_feed_guid"),
+        Index("ix_article_feed_link", "feed_id", "link"),
+        Index("ix_article_published_at", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"))
+    guid: Mapped[str] = mapped_column(String(1024))
+    link: Mapped[str | None] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(Text)
+    summary_text: Mapped[str] = mapped_column(Text, default="")
+    summary_html: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(500))
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    published_at: Mapped[datetime]  # first-seen time when the feed gives none
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    feed: Mapped[Feed] = relationship(back_populates="articles")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscriber"
+    __table_args__ = (Index("uq_subscriber_email_lower", func.lower("email"), unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # pending | active | unsubscribed | bounced
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    delivery_hour: Mapped[int] = mapped_column(Integer, default=7)
+    sections: Mapped[list[str] | None] = mapped_column(JSON)  # None: every section
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+
+class Edition(Base):
+    __tablename__ = "edition"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    date: Mapped[date] = mapped_column(Date, unique=True)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    stories: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    html: Mapped[str] = mapped_column(Text, default="")  # the web view
+    text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="built")  # built | sending | sent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="edition")
+
+
+class Delivery(Base):
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_subscriber"),
+        Index("ix_delivery_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    # pending -> sending -> sent | failed; a transient failure goes back to pending.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    recipient: Mapped[str] = mapped_column(String(320))  # the address it went to
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    edition: Mapped[Edition] = relationship(back_populates="deliveries")
+    subscriber: Mapped[Subscriber] = relationship()

@@ -1,0 +1,165 @@
+"""Plain data passed between the pure parts of brief (frozen, no I/O, no ORM)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What came back from one HTTP fetch of a feed."""
+
+    url: str  # the URL finally fetched (after redirects)
+    status: int
+    content: bytes | None  # None for 304 Not Modified
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class ParsedArticle:
+    guid: str
+    title: str
+    link: str | None = None
+    summary_html: str = ""  # sanitized
+    summary_text: str = ""  # plain text, whitespace folded
+    author: str | None = None
+    image_url: str | None = None
+    published_at: datetime | None = None  # aware, UTC
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    url: str
+    title: str | None
+    link: str | None
+    articles: tuple[ParsedArticle, ...]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """A stored article as the digest builder sees it (no ORM object)."""
+
+    id: int
+    feed_id: int
+    source: str  # the feed's title, or its host
+    section: str
+    title: str
+    link: str | None
+    summary_text: str
+    image_url: str | None
+    published_at: datetime  # aware UTC; first-seen time when the feed gave none
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str | None
+    title: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "title": self.title}
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    summary: str
+    section: str
+    sources: tuple[Source, ...]
+    published_at: datetime
+    image_url: str | None = None
+    image_alt: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        return self.sources[0].url if self.sources else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "section": self.section,
+            "url": self.url,
+            "published_at": self.published_at.isoformat(),
+            "image_url": self.image_url,
+            "image_alt": self.image_alt,
+            "sources": [s.to_json() for s in self.sources],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Story:
+        return cls(
+            title=data["title"],
+            summary=data["summary"],
+            section=data["section"],
+            sources=tuple(
+                Source(name=s["name"], url=s.get("url"), title=s.get("title", data["title"]))
+                for s in data.get("sources", [])
+            ),
+            published_at=datetime.fromisoformat(data["published_at"]),
+            image_url=data.get("image_url"),
+            image_alt=data.get("image_alt"),
+        )
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    stories: tuple[Story, ...]
+
+    @property
+    def title(self) -> str:
+        return self.name.replace("-", " ").title()
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One edition's content: what every subscriber's email is made from."""
+
+    edition_date: date
+    window_start: datetime
+    window_end: datetime
+    sections: tuple[Section, ...]
+
+    @property
+    def stories(self) -> tuple[Story, ...]:
+        return tuple(s for sec in self.sections for s in sec.stories)
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        return tuple(sorted({src.name for st in self.stories for src in st.sources}))
+
+    def stories_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.stories]
+
+    def for_sections(self, wanted: list[str] | None) -> Digest:
+        """The same digest narrowed to a subscriber's sections (None or [] = all)."""
+        if not wanted:
+            return self
+        keep = tuple(sec for sec in self.sections if sec.name in set(wanted))
+        return Digest(self.edition_date, self.window_start, self.window_end, keep)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who an email is for, with the personal links it must carry."""
+
+    email: str
+    unsubscribe_url: str
+    preferences_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
