@@ -1,0 +1,121 @@
+"""Sending one delivery exactly once: claim, render, send, record.
+
+Shared by the CLI (`brief digest send`, `brief run`) and the Celery task, so
+both keep the same guarantee. Each step commits before the next:
+
+1. claim: pending -> sending (conditional UPDATE; a second runner gets nothing)
+2. render the subscriber's copy and send it
+3. record: sending -> sent, or back to pending (transient error), or failed
+
+A crash between 2 and 3 leaves the row in `sending`; nothing re-sends it on its
+own, because the message may have left. `brief editions show` lists such rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from brief import store
+from brief.digest.build import digest_from_stories
+from brief.errors import MailError, MailTransientError
+from brief.mail.message import build_message, make_message_id
+from brief.mail.render import render_digest
+from brief.mail.senders import EmailSender
+from brief.models import Delivery, Edition
+from brief.tokens import UNSUBSCRIBE, make_token
+from brief.types import Digest, Recipient, Story
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MailContext:
+    """What rendering and addressing need from the settings, as plain values."""
+
+    brief_name: str
+    base_url: str
+    mail_from: str
+    mail_from_address: str
+    secret_key: str
+    postal_address: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.mail_from_address.rpartition("@")[2] or "localhost"
+
+    def web_url(self, edition: Edition) -> str:
+        return f"{self.base_url}/editions/{edition.date.isoformat()}"
+
+    def unsubscribe_url(self, subscriber_id: int) -> str:
+        token = make_token(self.secret_key, UNSUBSCRIBE, subscriber_id)
+        return f"{self.base_url}/unsubscribe/{token}"
+
+    def unsubscribe_mailto(self) -> str:
+        return f"mailto:{self.mail_from_address}?subject=unsubscribe"
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    delivery_id: int
+    recipient: str
+    status: str  # sent | failed | retry | skipped
+    where: str = ""
+    error: str | None = None
+
+
+def edition_digest(edition: Edition) -> Digest:
+    stories = [Story.from_json(s) for s in edition.stories]
+    return digest_from_stories(edition.date, (edition.window_start, edition.window_end), stories)
+
+
+def send_delivery(
+    session: Session, delivery_id: int, sender: EmailSender, ctx: MailContext, now: datetime
+) -> DeliveryOutcome:
+    """Send one delivery if it is still pending. Never sends a delivery twice.
+
+    Raises MailTransientError (after recording it) so a Celery task can retry.
+    """
+    if not store.claim_delivery(session, delivery_id, now):
+        session.rollback()
+        delivery = session.get(Delivery, delivery_id)
+        return DeliveryOutcome(delivery_id, delivery.recipient if delivery else "?", "skipped")
+    session.commit()
+
+    delivery = session.get(Delivery, delivery_id)
+    assert delivery is not None
+    edition, subscriber = delivery.edition, delivery.subscriber
+    message_id = make_message_id("digest", f"{edition.date.isoformat()}.{delivery.id}", ctx.domain)
+    try:
+        recipient = Recipient(
+            email=delivery.recipient, unsubscribe_url=ctx.unsubscribe_url(subscriber.id)
+        )
+        digest = edition_digest(edition).for_sections(subscriber.sections)
+        rendered = render_digest(
+            digest, brief_name=ctx.brief_name, web_url=ctx.web_url(edition),
+            recipient=recipient, postal_address=ctx.postal_address,
+        )
+        message = build_message(
+            rendered, sender=ctx.mail_from, to=delivery.recipient, message_id=message_id,
+            date=now, unsubscribe_url=recipient.unsubscribe_url,
+            unsubscribe_mailto=ctx.unsubscribe_mailto(),
+        )
+        where = sender.send(message)
+    except MailTransientError as exc:
+        store.fail_delivery(session, delivery_id, str(exc), retry=True)
+        session.commit()
+        raise
+    except Exception as exc:
+        # A permanent SMTP refusal, or a bug while rendering: record it, move on.
+        error = str(exc) if isinstance(exc, MailError) else f"{type(exc).__name__}: {exc}"
+        log.warning("delivery %s to %s failed: %s", delivery_id, delivery.recipient, error)
+        store.fail_delivery(session, delivery_id, error, retry=False)
+        session.commit()
+        return DeliveryOutcome(delivery_id, delivery.recipient, "failed", error=error)
+
+    store.finish_delivery(session, delivery_id, now, message_id)
+    session.commit()
+    return DeliveryOutcome(delivery_id, delivery.recipient, "sent", where=where)

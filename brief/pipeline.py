@@ -1,0 +1,99 @@
+"""`brief run`: ingest -> build today's edition -> send, once, in this process.
+
+The same steps the Celery tasks run on a schedule, for an operator who wants
+them now and wants to see what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Engine
+
+from brief import store
+from brief.db import session_factory, session_scope
+from brief.delivery import DeliveryOutcome, MailContext, send_delivery
+from brief.editions import EditionPlan, build_edition
+from brief.errors import MailTransientError
+from brief.feeds.ingest import IngestResult, refresh_feeds
+from brief.mail.senders import EmailSender
+
+
+@dataclass
+class RunReport:
+    ingested: list[IngestResult] = field(default_factory=list)
+    edition_id: int | None = None
+    edition_date: date | None = None
+    edition_created: bool = False
+    stories: int = 0
+    deliveries: list[DeliveryOutcome] = field(default_factory=list)
+
+    @property
+    def new_articles(self) -> int:
+        return sum(r.new_articles for r in self.ingested)
+
+    @property
+    def failed_feeds(self) -> list[IngestResult]:
+        return [r for r in self.ingested if r.status == "error"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.deliveries if d.status == status)
+
+
+def ingest_all(
+    engine: Engine, *, timeout: float, user_agent: str, now: datetime
+) -> list[IngestResult]:
+    with session_scope(engine) as session:
+        ids = store.feed_ids(session)
+    return refresh_feeds(
+        session_factory(engine), ids, timeout=timeout, user_agent=user_agent, now=now
+    )
+
+
+def send_edition(
+    engine: Engine,
+    edition_id: int,
+    sender: EmailSender,
+    ctx: MailContext,
+    now: Callable[[], datetime],
+    on_progress: Callable[[DeliveryOutcome], None] | None = None,
+) -> list[DeliveryOutcome]:
+    """Create the edition's deliveries and send every pending one, here and now."""
+    with session_scope(engine) as session:
+        store.create_deliveries(session, edition_id, now())
+    with session_scope(engine) as session:
+        ids = store.pending_delivery_ids(session, edition_id)
+    outcomes = []
+    for delivery_id in ids:
+        with session_factory(engine)() as session:
+            try:
+                outcome = send_delivery(session, delivery_id, sender, ctx, now())
+            except MailTransientError as exc:
+                outcome = DeliveryOutcome(delivery_id, exc.recipient, "retry", error=str(exc))
+        outcomes.append(outcome)
+        if on_progress:
+            on_progress(outcome)
+    return outcomes
+
+
+def run_once(
+    engine: Engine,
+    *,
+    plan: EditionPlan,
+    ctx: MailContext,
+    sender: EmailSender,
+    timeout: float,
+    user_agent: str,
+    now: Callable[[], datetime],
+) -> RunReport:
+    report = RunReport()
+    report.ingested = ingest_all(engine, timeout=timeout, user_agent=user_agent, now=now())
+    started = now()
+    with session_scope(engine) as session:
+        edition, created = build_edition(session, plan, ctx, day=plan.today(started), now=started)
+        report.edition_id, report.edition_date = edition.id, edition.date
+        report.edition_created, report.stories = created, len(edition.stories)
+    report.deliveries = send_edition(engine, edition.id, sender, ctx, now)
+    return report

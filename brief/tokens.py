@@ -1,0 +1,38 @@
+"""Signed, expiring tokens for links in emails (unsubscribe, preferences, confirm).
+
+The purpose is part of the signature, so a token made for one link cannot be
+used for another.
+"""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from brief.errors import InputError
+
+UNSUBSCRIBE = "unsubscribe"
+UNSUBSCRIBE_MAX_AGE = 400 * 24 * 3600  # links in old emails must keep working
+
+
+class TokenError(InputError):
+    """The token is forged, expired, or made for another purpose."""
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=f"brief.{purpose}")
+
+
+def make_token(secret: str, purpose: str, subject: int | str) -> str:
+    return _serializer(secret, purpose).dumps(subject)
+
+
+def read_token(secret: str, purpose: str, token: str, max_age: int) -> int | str:
+    try:
+        value = _serializer(secret, purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise TokenError("this link has expired") from None
+    except BadSignature:
+        raise TokenError("this link is not valid") from None
+    if not isinstance(value, int | str):
+        raise TokenError("this link is not valid")
+    return value

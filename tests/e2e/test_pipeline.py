@@ -1,0 +1,208 @@
+"""From feeds on loopback HTTP to messages in an SMTP server, through a real Celery worker.
+
+Run twice: on Redis + PostgreSQL (production-like), and on the embedded broker
+(kombu's SQLAlchemy transport) + SQLite with no server at all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from sqlalchemy import Engine, select, text
+
+from brief import store
+from brief.config import Settings
+from brief.db import make_engine, migrate, session_scope
+from brief.models import Delivery, Feed
+from tests.feedserver import FeedServer
+from tests.services import require_postgres, require_redis
+from tests.smtpserver import SMTPServer
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def rss(title: str, site: str, items: list[tuple[str, str, float]]) -> bytes:
+    now = datetime.now(UTC)
+    entries = "".join(
+        f"<item><title>{t}</title><link>{site}/{slug}</link><guid>{site}/{slug}</guid>"
+        f"<description>&lt;p&gt;{t} was reported on {title}. Officials said more would "
+        f"follow.&lt;/p&gt;</description>"
+        f"<pubDate>{format_datetime(now - timedelta(hours=h))}</pubDate></item>"
+        for t, slug, h in items
+    )
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+            f"<link>{site}</link><description>x</description>{entries}</channel></rss>").encode()
+
+
+FEEDS = {
+    "/world-a.xml": ("world", rss("Alpha World", "https://alpha.test", [
+        ("Ceasefire agreed in the north", "ceasefire", 1), ("Floods force evacuations", "floods", 3)])),
+    "/world-b.xml": ("world", rss("Beta News", "https://beta.test", [
+        ("Election results delayed", "election", 2)])),
+    "/biz.xml": ("business", rss("Gamma Markets", "https://gamma.test", [
+        ("Central bank holds rates", "rates", 1.5), ("Chipmaker shares jump", "chips", 4)])),
+}
+TITLES = ["Ceasefire agreed in the north", "Floods force evacuations", "Election results delayed",
+          "Central bank holds rates", "Chipmaker shares jump"]
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    engine: Engine
+    client: Celery
+    smtp: SMTPServer
+    feeds: FeedServer
+    log: Path
+
+
+def _databases(kind: str, tmp: Path) -> tuple[str, str]:
+    if kind == "redis":
+        broker = require_redis()
+        import redis
+
+        redis.Redis.from_url(broker).flushdb()
+        db_url = require_postgres()
+        engine = make_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        from tests import conftest
+
+        conftest._PG_MIGRATED.clear()  # other tests must re-create their schema
+        return broker, db_url
+    return f"sqla+sqlite:///{tmp / 'broker.sqlite'}", f"sqlite:///{tmp / 'brief.sqlite'}"
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    broker, db_url = _databases(request.param, tmp_path)
+    with SMTPServer() as smtp, FeedServer() as feeds:
+        env = {
+            **os.environ,
+            "BRIEF_DATA_DIR": str(tmp_path / "data"),
+            "BRIEF_DATABASE_URL": db_url,
+            "BRIEF_BROKER_URL": broker,
+            "BRIEF_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+            "BRIEF_FROM": "Daily Brief <brief@brief.test>",
+            "BRIEF_BASE_URL": "https://brief.test",
+            "BRIEF_SECRET_KEY": "e2e-secret",
+            "BRIEF_TIMEZONE": "UTC",
+            "BRIEF_EDITION_HOUR": "23",
+            "BRIEF_FETCH_TIMEOUT": "3",
+            "BRIEF_SECTIONS": "world,business",
+        }
+        settings = Settings(_env_file=None, **{  # type: ignore[call-arg]
+            "data_dir": Path(env["BRIEF_DATA_DIR"]), "database_url": db_url, "broker_url": broker})
+        engine = make_engine(settings.db_url)
+        migrate(engine)
+        log = tmp_path / "worker.log"
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "-c", "2",
+             "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        )
+        client = Celery(broker=settings.celery_broker_url, backend=settings.celery_result_backend)
+        try:
+            yield Stack(env, engine, client, smtp, feeds, log)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            client.close()
+            engine.dispose()
+
+
+def _wait(predicate: object, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; worker log:\n"
+                         + log.read_text(errors="replace")[-4000:])
+
+
+def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
+    for path, (_, body) in FEEDS.items():
+        stack.feeds.add(path, body, headers={"Content-Type": "application/rss+xml"})
+    stack.feeds.add("/broken.xml", b"oops", status=500)
+    now = datetime.now(UTC)
+    with session_scope(stack.engine) as session:
+        for path, (section, _) in FEEDS.items():
+            store.add_feed(session, stack.feeds.url(path), section)
+        store.add_feed(session, stack.feeds.url("/broken.xml"), "world")
+        store.add_subscriber(session, "ana@example.org", now=now, timezone="Europe/Paris")
+        store.add_subscriber(session, "ben@example.org", now=now, sections=["business"])
+        store.add_subscriber(session, "pending@example.org", now=now, status="pending")
+        store.add_subscriber(session, "left@example.org", now=now)
+        store.unsubscribe(session, "left@example.org", now)
+
+    stack.client.send_task("brief.daily_edition")
+
+    received = stack.smtp.wait_for(2, timeout=90)
+    _wait(lambda: _statuses(stack.engine) == {"sent": 2}, 30, "deliveries marked sent", stack.log)
+    by_rcpt = {r.rcpt_tos[0]: r for r in received}
+    assert sorted(by_rcpt) == ["ana@example.org", "ben@example.org"]
+
+    ana = by_rcpt["ana@example.org"].message
+    assert ana["From"] == "Daily Brief <brief@brief.test>" and ana["To"] == "ana@example.org"
+    assert ana["Message-ID"] and ana["Date"] and ana["Subject"]
+    assert ana.get_content_type() == "multipart/alternative"
+    unsubscribe = str(ana["List-Unsubscribe"])
+    assert "<https://brief.test/unsubscribe/" in unsubscribe
+    assert "<mailto:brief@brief.test?subject=unsubscribe>" in unsubscribe
+    assert ana["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text_part = ana.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html_part = ana.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for title, slug in [("Ceasefire agreed in the north", "https://alpha.test/ceasefire"),
+                        ("Central bank holds rates", "https://gamma.test/rates")]:
+        assert title in text_part and title in html_part
+        assert slug in text_part and f'href="{slug}"' in html_part
+    assert all(t in text_part for t in TITLES)
+    ben_text = by_rcpt["ben@example.org"].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Central bank holds rates" in ben_text and "Ceasefire" not in ben_text
+
+    with session_scope(stack.engine) as session:
+        broken = session.scalars(select(Feed).where(Feed.url.endswith("/broken.xml"))).one()
+        assert broken.error_count == 1 and "500" in (broken.last_error or "")
+        edition = store.latest_edition(session)
+        assert edition is not None and len(edition.stories) == 5
+
+    # Sending again, by task or by the whole morning job, sends nothing new.
+    queued = stack.client.send_task("brief.send_edition", args=[edition.id]).get(timeout=60)
+    assert queued == 0
+    stack.client.send_task("brief.daily_edition")
+    _wait(lambda: _feeds_polled_twice(stack.engine), 60, "the second morning run", stack.log)
+    time.sleep(2)
+    assert len(stack.smtp.messages) == 2
+    assert _statuses(stack.engine) == {"sent": 2}
+
+
+def _statuses(engine: Engine) -> dict[str, int]:
+    with session_scope(engine) as session:
+        rows = session.scalars(select(Delivery.status)).all()
+    return {s: rows.count(s) for s in set(rows)}
+
+
+def _feeds_polled_twice(engine: Engine) -> bool:
+    # The second run's fetches come back 304 (ETag) or 200 with nothing new.
+    with session_scope(engine) as session:
+        feeds = session.scalars(select(Feed)).all()
+        return all(f.error_count == 2 for f in feeds if f.url.endswith("/broken.xml"))

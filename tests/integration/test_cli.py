@@ -1,0 +1,92 @@
+"""The `brief` command as a user runs it: a real process, real files, no server."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from email import policy
+from pathlib import Path
+
+import pytest
+
+
+def brief(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+          input: str | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
+    base.update({"BRIEF_DATA_DIR": str(tmp_path / "data"), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "brief.cli", *args], cwd=tmp_path, env=base, input=input,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_demo_ends_with_an_html_digest_in_the_outbox(tmp_path: Path) -> None:
+    result = brief(tmp_path, "demo")
+    assert result.returncode == 0, result.stderr
+    outbox = tmp_path / "data" / "demo" / "outbox"
+    [eml] = list(outbox.glob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "demo@example.com"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "<html" in html.lower() and "href=" in html
+    preview = Path(result.stdout.strip().splitlines()[-1].removeprefix("preview: "))
+    assert preview.is_file() and preview.read_text().lower().startswith("<!doctype html")
+    assert "1 sent" in result.stdout
+    # Running the demo again starts fresh and still sends exactly one message.
+    again = brief(tmp_path, "demo")
+    assert again.returncode == 0, again.stderr
+    assert len(list(outbox.glob("*.eml"))) == 1
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = brief(tmp_path, "feeds", "list", env={"BRIEF_EDITION_HOUR": "25"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "brief: bad setting: BRIEF_EDITION_HOUR: Input should be less than or equal to 23"]
+
+
+def test_a_bad_address_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+    result = brief(tmp_path, "subscribers", "add", "a@b.c\r\nBcc: x@evil.org")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "invalid email address" in result.stderr and "Traceback" not in result.stderr
+    listed = brief(tmp_path, "subscribers", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+def test_feeds_and_subscribers_round_trip(tmp_path: Path) -> None:
+    assert brief(tmp_path, "feeds", "add", "https://example.org/rss", "--section", "World").returncode == 0
+    bad = brief(tmp_path, "feeds", "add", "ftp://example.org/rss")
+    assert bad.returncode == 1 and "not a feed URL" in bad.stderr
+    feeds = json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)
+    assert [(f["url"], f["section"]) for f in feeds] == [("https://example.org/rss", "world")]
+    opml = brief(tmp_path, "feeds", "export").stdout
+    assert 'xmlUrl="https://example.org/rss"' in opml
+    missing = brief(tmp_path, "feeds", "remove", "https://nope.example/rss")
+    assert missing.returncode == 1 and "no feed" in missing.stderr
+
+    csv = tmp_path / "subs.csv"
+    csv.write_text("email,timezone\nana@example.org,Europe/Paris\nnot-an-address\n")
+    imported = brief(tmp_path, "subscribers", "import", str(csv))
+    assert imported.returncode == 0 and "1 added" in imported.stdout
+    assert "line 3" in imported.stderr
+    assert brief(tmp_path, "subscribers", "add", "ANA@example.org").returncode == 0
+    subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    assert [(s["email"], s["status"], s["timezone"]) for s in subs] == [
+        ("ana@example.org", "active", "Europe/Paris")]
+    assert brief(tmp_path, "subscribers", "remove", "ana@example.org").returncode == 0
+    subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    assert subs[0]["status"] == "unsubscribed"
+
+
+def test_editions_cli_without_editions_is_helpful(tmp_path: Path) -> None:
+    result = brief(tmp_path, "digest", "send")
+    assert result.returncode == 1 and "no edition yet" in result.stderr
+    shown = brief(tmp_path, "editions", "show", "99")
+    assert shown.returncode == 1 and "no edition 99" in shown.stderr
+    bad_date = brief(tmp_path, "digest", "build", "--date", "yesterday")
+    assert bad_date.returncode == 1 and "expected YYYY-MM-DD" in bad_date.stderr

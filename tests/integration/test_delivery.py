@@ -1,0 +1,124 @@
+"""Exactly-once delivery on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from brief import store
+from brief.db import session_factory, session_scope
+from brief.delivery import send_delivery
+from brief.editions import build_edition
+from brief.errors import MailTransientError
+from brief.models import Delivery
+from brief.pipeline import send_edition
+from tests.factories import CTX, NOW, RecordingSender, add_feed_with_articles, plan
+
+
+def now() -> object:
+    return NOW
+
+
+def _setup(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile", "Vote"])
+        add_feed_with_articles(session, "https://b.test/feed", "business", ["Stocks rally"])
+        for email in ("one@x.test", "two@x.test", "three@x.test"):
+            store.add_subscriber(session, email, now=NOW)
+        store.add_subscriber(session, "pending@x.test", now=NOW, status="pending")
+        store.add_subscriber(session, "gone@x.test", now=NOW)
+        store.unsubscribe(session, "gone@x.test", NOW)
+        edition, created = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+        assert created and len(edition.stories) == 3
+        return edition.id
+
+
+def test_send_twice_sends_once(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    sender = RecordingSender()
+    first = send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+    assert sorted(o.recipient for o in first if o.status == "sent") == [
+        "one@x.test", "three@x.test", "two@x.test"]
+    again = send_edition(engine, edition_id, sender, CTX, lambda: NOW + timedelta(minutes=5))
+    assert again == []
+    assert sorted(sender.recipients()) == ["one@x.test", "three@x.test", "two@x.test"]
+    with session_scope(engine) as session:
+        rows = session.scalars(select(Delivery)).all()
+        assert {r.status for r in rows} == {"sent"} and len(rows) == 3
+        assert all(r.message_id and r.sent_at and r.attempts == 1 for r in rows)
+
+
+def test_a_claimed_delivery_is_not_sent_by_a_second_runner(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        store.create_deliveries(session, edition_id, NOW)
+    with session_scope(engine) as session:
+        delivery_id = store.pending_delivery_ids(session, edition_id)[0]
+    # Runner A claims (as a worker that then crashes before recording the send).
+    with session_scope(engine) as session:
+        assert store.claim_delivery(session, delivery_id, NOW)
+    sender = RecordingSender()
+    with session_factory(engine)() as session:
+        outcome = send_delivery(session, delivery_id, sender, CTX, NOW)
+    assert outcome.status == "skipped" and sender.messages == []
+
+
+def test_one_bad_address_does_not_stop_the_others(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    sender = RecordingSender(refuse={"two@x.test"})
+    outcomes = send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+    assert {o.recipient: o.status for o in outcomes} == {
+        "one@x.test": "sent", "two@x.test": "failed", "three@x.test": "sent"}
+    with session_scope(engine) as session:
+        failed = session.scalars(select(Delivery).where(Delivery.status == "failed")).one()
+        assert failed.recipient == "two@x.test" and "550" in (failed.last_error or "")
+
+
+def test_a_transient_failure_is_retried_later(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    busy = RecordingSender(busy={"one@x.test"})
+    outcomes = send_edition(engine, edition_id, busy, CTX, lambda: NOW)
+    assert {o.recipient: o.status for o in outcomes}["one@x.test"] == "retry"
+    with session_scope(engine) as session:
+        row = session.scalars(select(Delivery).where(Delivery.recipient == "one@x.test")).one()
+        assert row.status == "pending" and "451" in (row.last_error or "")
+        delivery_id = row.id
+    # A Celery retry calls send_delivery again: the transient error propagates first...
+    with session_factory(engine)() as session, pytest.raises(MailTransientError):
+        send_delivery(session, delivery_id, busy, CTX, NOW)
+    # ...and once the server accepts, it is sent, once.
+    ok = RecordingSender()
+    again = send_edition(engine, edition_id, ok, CTX, lambda: NOW)
+    assert [o.recipient for o in again] == ["one@x.test"] and ok.recipients() == ["one@x.test"]
+
+
+def test_subscriber_sections_narrow_the_email(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        store.add_subscriber(session, "biz@x.test", now=NOW, sections=["business"])
+    sender = RecordingSender()
+    send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+    biz = next(m for m in sender.messages if m["To"] == "biz@x.test")
+    everyone = next(m for m in sender.messages if m["To"] == "one@x.test")
+    biz_text = biz.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    all_text = everyone.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Stocks rally" in biz_text and "Quake in Chile" not in biz_text
+    assert "Stocks rally" in all_text and "Quake in Chile" in all_text
+
+
+def test_an_edition_is_built_once_per_date(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        again, created = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+    assert (again.id, created) == (edition_id, False)
+    with session_scope(engine) as session:
+        rebuilt, created = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW,
+                                         rebuild=True)
+    assert created
+    send_edition(engine, rebuilt.id, RecordingSender(), CTX, lambda: NOW)
+    from brief.errors import InputError
+
+    with session_scope(engine) as session, pytest.raises(InputError, match="already been sent"):
+        build_edition(session, plan(), CTX, day=NOW.date(), now=NOW, rebuild=True)

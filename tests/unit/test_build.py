@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from brief.digest.build import (
+    build_digest,
+    digest_from_stories,
+    edition_time,
+    edition_window,
+    lead_summary,
+    order_sections,
+    split_sentences,
+)
+from brief.types import ArticleRecord, Story
+
+END = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+def article(id: int, section: str, hours_ago: float, title: str | None = None,
+            text: str = "First sentence. Second one. Third one.") -> ArticleRecord:
+    return ArticleRecord(
+        id=id, feed_id=1, source="Example News", section=section,
+        title=title or f"Story {id}", link=f"https://example.org/{id}",
+        summary_text=text, image_url=None, published_at=END - timedelta(hours=hours_ago),
+    )
+
+
+def test_edition_time_is_the_hour_in_the_home_zone() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    assert edition_time(date(2026, 11, 25), 6, paris) == datetime(2026, 11, 25, 5, tzinfo=UTC)
+    # Summer time: Paris is UTC+2.
+    assert edition_time(date(2026, 7, 1), 6, paris) == datetime(2026, 7, 1, 4, tzinfo=UTC)
+
+
+def test_window_is_the_24_hours_before() -> None:
+    assert edition_window(END) == (END - timedelta(hours=24), END)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two. Three.", ["One.", "Two.", "Three."]),
+        ("Mr. Smith went to Washington. He spoke.", ["Mr. Smith went to Washington.", "He spoke."]),
+        ("The U.S. Army moved. Then it stopped.", ["The U.S. Army moved.", "Then it stopped."]),
+        ('He said "No." Then left.', ['He said "No."', "Then left."]),
+        ("J. K. Rowling wrote it. Fans cheered!", ["J. K. Rowling wrote it.", "Fans cheered!"]),
+        ("Prices rose 2.5 per cent. Markets fell.", ["Prices rose 2.5 per cent.", "Markets fell."]),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_lead_summary_takes_the_first_two_sentences() -> None:
+    assert lead_summary("One is here.  Two is  here. Three.") == "One is here. Two is here."
+
+
+def test_lead_summary_cuts_long_text_at_a_word() -> None:
+    text = "word " * 200
+    summary = lead_summary(text, max_chars=50)
+    assert len(summary) <= 51 and summary.endswith("…") and " wor…" not in summary
+
+
+def test_order_sections_keeps_configured_order_then_the_rest() -> None:
+    assert order_sections({"sport", "zzz", "world", "aaa"}, ["world", "business", "sport"]) == [
+        "world", "sport", "aaa", "zzz",
+    ]
+
+
+def test_build_digest_window_sections_order_and_cap() -> None:
+    articles = [
+        article(1, "business", 1),
+        article(2, "world", 5),
+        article(3, "world", 2),
+        article(4, "world", 3),
+        article(5, "world", 30),  # before the window
+        article(6, "world", -1),  # after the edition time
+    ]
+    digest = build_digest(articles, edition_date=END.date(), window=edition_window(END),
+                          sections=["world", "business"], per_section=2)
+    assert [s.name for s in digest.sections] == ["world", "business"]
+    assert [st.title for st in digest.sections[0].stories] == ["Story 3", "Story 4"]
+    assert digest.sections[0].stories[0].summary == "First sentence. Second one."
+    assert digest.sections[0].stories[0].sources[0].url == "https://example.org/3"
+
+
+def test_build_digest_drops_repeated_headlines_in_a_section() -> None:
+    articles = [article(1, "world", 1, "Quake hits Chile"), article(2, "world", 2, "Quake hits Chile!")]
+    digest = build_digest(articles, edition_date=END.date(), window=edition_window(END),
+                          sections=["world"], per_section=5)
+    assert len(digest.stories) == 1
+
+
+def test_stories_survive_a_json_round_trip() -> None:
+    articles = [article(1, "world", 1), article(2, "sport", 2)]
+    digest = build_digest(articles, edition_date=END.date(), window=edition_window(END),
+                          sections=["world", "sport"], per_section=5)
+    again = digest_from_stories(digest.edition_date, edition_window(END),
+                                [Story.from_json(s) for s in digest.stories_json()])
+    assert again == digest
+    assert again.for_sections(["sport"]).stories == (digest.sections[1].stories[0],)
