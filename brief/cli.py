@@ -28,8 +28,11 @@ from brief.subscribers import (
     parse_subscriber_csv,
 )
 
-app = typer.Typer(help="brief: a daily news brief email from public RSS/Atom feeds.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="brief: a daily news brief email from public RSS/Atom feeds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 feeds_app = typer.Typer(help="Manage the feeds brief reads.", no_args_is_help=True)
 subs_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 digest_app = typer.Typer(help="Build, preview and send editions.", no_args_is_help=True)
@@ -96,9 +99,14 @@ def _ago(when: datetime | None) -> str:
 
 def _feed_json(feed: Feed) -> dict[str, Any]:
     return {
-        "id": feed.id, "url": feed.url, "title": feed.title, "section": feed.section,
-        "last_fetched_at": feed.last_fetched_at, "last_success_at": feed.last_success_at,
-        "last_status": feed.last_status, "error_count": feed.error_count,
+        "id": feed.id,
+        "url": feed.url,
+        "title": feed.title,
+        "section": feed.section,
+        "last_fetched_at": feed.last_fetched_at,
+        "last_success_at": feed.last_success_at,
+        "last_status": feed.last_status,
+        "error_count": feed.error_count,
         "last_error": feed.last_error,
     }
 
@@ -141,7 +149,9 @@ def feeds_list(as_json: JsonOpt = False) -> None:
             _print_json([_feed_json(f) for f in feeds])
             return
         if not feeds:
-            typer.echo("no feeds yet: brief feeds add URL --section NAME (or brief feeds add-defaults)")
+            typer.echo(
+                "no feeds yet: brief feeds add URL --section NAME (or brief feeds add-defaults)"
+            )
         for f in feeds:
             health = "ok" if not f.error_count else f"FAILING x{f.error_count}: {f.last_error}"
             typer.echo(f"[{f.section}] {f.url}  {f.title or ''}")
@@ -172,8 +182,9 @@ def feeds_export(
 ) -> None:
     """Write the feeds as OPML (to standard output, or a file)."""
     with session_scope(state.engine) as session:
-        items = [OPMLFeed(url=f.url, title=f.title, section=f.section)
-                 for f in store.list_feeds(session)]
+        items = [
+            OPMLFeed(url=f.url, title=f.title, section=f.section) for f in store.list_feeds(session)
+        ]
     text = to_opml(items, title=f"{state.settings.name} feeds")
     if output:
         output.write_text(text, encoding="utf-8")
@@ -189,8 +200,9 @@ def feeds_export(
 def ingest(as_json: JsonOpt = False) -> None:
     """Fetch every feed now and store new articles."""
     s = state.settings
-    results = ingest_all(state.engine, timeout=s.fetch_timeout,
-                         user_agent=runtime.user_agent(s), now=now())
+    results = ingest_all(
+        state.engine, timeout=s.fetch_timeout, user_agent=runtime.user_agent(s), now=now()
+    )
     if as_json:
         _print_json([r.__dict__ for r in results])
         return
@@ -214,9 +226,13 @@ def _parse_day(value: str | None) -> date | None:
 
 def _edition_json(edition: Edition, counts: dict[str, int] | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": edition.id, "date": edition.date.isoformat(), "status": edition.status,
-        "subject": edition.subject, "window_start": edition.window_start,
-        "window_end": edition.window_end, "story_count": len(edition.stories),
+        "id": edition.id,
+        "date": edition.date.isoformat(),
+        "status": edition.status,
+        "subject": edition.subject,
+        "window_start": edition.window_start,
+        "window_end": edition.window_end,
+        "story_count": len(edition.stories),
     }
     if counts is not None:
         data["deliveries"] = counts
@@ -247,15 +263,20 @@ def digest_build(
     started = now()
     with session_scope(state.engine) as session:
         edition, created = build_edition(
-            session, plan, runtime.mail_context(s), day=_parse_day(day) or plan.today(started),
-            now=started, rebuild=rebuild,
+            session,
+            plan,
+            runtime.mail_context(s),
+            day=_parse_day(day) or plan.today(started),
+            now=started,
+            rebuild=rebuild,
         )
         if as_json:
             _print_json(_edition_json(edition, store.delivery_counts(session, edition.id)))
             return
         verb = "built" if created else "already built (use --rebuild to replace)"
-        typer.echo(f"edition {edition.id} for {edition.date}: {verb}, "
-                   f"{len(edition.stories)} stories")
+        typer.echo(
+            f"edition {edition.id} for {edition.date}: {verb}, {len(edition.stories)} stories"
+        )
 
 
 def _write_preview(edition: Edition) -> Path:
@@ -289,12 +310,20 @@ def digest_send(
     s = state.settings
     with session_scope(state.engine) as session:
         edition = _edition(session, edition_id)
-    outcomes = send_edition(state.engine, edition.id, runtime.sender(s),
-                            runtime.mail_context(s), now, on_progress=_echo_outcome)
+    outcomes = send_edition(
+        state.engine,
+        edition.id,
+        runtime.sender(s),
+        runtime.mail_context(s),
+        now,
+        on_progress=_echo_outcome,
+    )
     sent = sum(o.status == "sent" for o in outcomes)
-    typer.echo(f"edition {edition.date}: {sent} sent, "
-               f"{sum(o.status in ('failed', 'retry') for o in outcomes)} failed, "
-               f"{len(outcomes) - sent} not sent now")
+    typer.echo(
+        f"edition {edition.date}: {sent} sent, "
+        f"{sum(o.status in ('failed', 'retry') for o in outcomes)} failed, "
+        f"{len(outcomes) - sent} not sent now"
+    )
 
 
 def _echo_outcome(outcome: Any) -> None:
@@ -318,8 +347,10 @@ def editions_list(as_json: JsonOpt = False) -> None:
             typer.echo("no editions yet: brief digest build")
         for e in editions:
             counts = store.delivery_counts(session, e.id)
-            typer.echo(f"{e.id:>4}  {e.date}  {len(e.stories):>3} stories  "
-                       f"sent {counts.get('sent', 0)}  {e.subject}")
+            typer.echo(
+                f"{e.id:>4}  {e.date}  {len(e.stories):>3} stories  "
+                f"sent {counts.get('sent', 0)}  {e.subject}"
+            )
 
 
 @editions_app.command("show")
@@ -332,11 +363,15 @@ def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
             _print_json(_edition_json(edition, counts))
             return
         typer.echo(f"edition {edition.id}  {edition.date}  {edition.subject}")
-        typer.echo(f"window {edition.window_start:%Y-%m-%d %H:%M} - "
-                   f"{edition.window_end:%Y-%m-%d %H:%M} UTC; deliveries {counts or 'none'}")
+        typer.echo(
+            f"window {edition.window_start:%Y-%m-%d %H:%M} - "
+            f"{edition.window_end:%Y-%m-%d %H:%M} UTC; deliveries {counts or 'none'}"
+        )
         if counts.get("sending"):
-            typer.echo(f"warning: {counts['sending']} delivery(ies) stuck in 'sending': "
-                       "a worker stopped mid-send; check the mail log before re-sending")
+            typer.echo(
+                f"warning: {counts['sending']} delivery(ies) stuck in 'sending': "
+                "a worker stopped mid-send; check the mail log before re-sending"
+            )
         section = None
         for story in edition.stories:
             if story["section"] != section:
@@ -350,10 +385,17 @@ def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
 
 
 def _sub_json(sub: Subscriber) -> dict[str, Any]:
-    return {"id": sub.id, "email": sub.email, "status": sub.status, "timezone": sub.timezone,
-            "delivery_hour": sub.delivery_hour, "sections": sub.sections,
-            "created_at": sub.created_at, "confirmed_at": sub.confirmed_at,
-            "unsubscribed_at": sub.unsubscribed_at}
+    return {
+        "id": sub.id,
+        "email": sub.email,
+        "status": sub.status,
+        "timezone": sub.timezone,
+        "delivery_hour": sub.delivery_hour,
+        "sections": sub.sections,
+        "created_at": sub.created_at,
+        "confirmed_at": sub.confirmed_at,
+        "unsubscribed_at": sub.unsubscribed_at,
+    }
 
 
 @subs_app.command("add")
@@ -369,8 +411,9 @@ def subscribers_add(
     wanted = parse_sections(sections)
     delivery_hour = check_hour(hour) if hour is not None else None
     with session_scope(state.engine) as session:
-        _, created = store.add_subscriber(session, address, now=now(), timezone=tz,
-                                          sections=wanted, delivery_hour=delivery_hour)
+        _, created = store.add_subscriber(
+            session, address, now=now(), timezone=tz, sections=wanted, delivery_hour=delivery_hour
+        )
     typer.echo(f"{'added' if created else 'updated'} {address} (active)")
 
 
@@ -410,8 +453,9 @@ def subscribers_import(path: Path) -> None:
     added = 0
     with session_scope(state.engine) as session:
         for row in rows:
-            _, created = store.add_subscriber(session, row.email, now=now(),
-                                              timezone=row.timezone, sections=row.sections)
+            _, created = store.add_subscriber(
+                session, row.email, now=now(), timezone=row.timezone, sections=row.sections
+            )
             added += created
     for bad in rejected:
         typer.echo(f"line {bad.line}: skipped {bad.value!r}: {bad.reason}", err=True)
@@ -423,23 +467,31 @@ def subscribers_import(path: Path) -> None:
 
 def _print_report(report: RunReport, where: str) -> None:
     ok = sum(r.status != "error" for r in report.ingested)
-    typer.echo(f"feeds: {len(report.ingested)} fetched, {ok} ok, "
-               f"{len(report.failed_feeds)} failed; {report.new_articles} new article(s)")
+    typer.echo(
+        f"feeds: {len(report.ingested)} fetched, {ok} ok, "
+        f"{len(report.failed_feeds)} failed; {report.new_articles} new article(s)"
+    )
     for r in report.failed_feeds:
         typer.echo(f"  failed {r.url}: {r.error}")
     verb = "built" if report.edition_created else "already built"
     typer.echo(f"edition {report.edition_date} ({verb}): {report.stories} stories")
     for outcome in report.deliveries:
         _echo_outcome(outcome)
-    typer.echo(f"messages: {report.count('sent')} sent to {where}, "
-               f"{report.count('failed') + report.count('retry')} failed")
+    typer.echo(
+        f"messages: {report.count('sent')} sent to {where}, "
+        f"{report.count('failed') + report.count('retry')} failed"
+    )
 
 
 def _run(settings: Settings) -> RunReport:
     return run_once(
-        state.engine, plan=runtime.edition_plan(settings), ctx=runtime.mail_context(settings),
-        sender=runtime.sender(settings), timeout=settings.fetch_timeout,
-        user_agent=runtime.user_agent(settings), now=now,
+        state.engine,
+        plan=runtime.edition_plan(settings),
+        ctx=runtime.mail_context(settings),
+        sender=runtime.sender(settings),
+        timeout=settings.fetch_timeout,
+        user_agent=runtime.user_agent(settings),
+        now=now,
     )
 
 
@@ -466,18 +518,23 @@ def demo(
     folder = base.data_dir / "demo"
     shutil.rmtree(folder, ignore_errors=True)
     # Embedded defaults whatever the environment says: SQLite and the outbox.
-    demo_settings = base.model_copy(update={
-        "data_dir": folder, "database_url": None, "broker_url": None,
-        "result_backend": None, "smtp_url": None, "outbox_dir": None,
-    })
+    demo_settings = base.model_copy(
+        update={
+            "data_dir": folder,
+            "database_url": None,
+            "broker_url": None,
+            "result_backend": None,
+            "smtp_url": None,
+            "outbox_dir": None,
+        }
+    )
     state.use(demo_settings)
     samples = sample_feeds(now())
     with serve_samples(samples) as urls:
         with session_scope(state.engine) as session:
             for name, section, _ in samples:
                 store.add_feed(session, urls[name], section)
-            store.add_subscriber(session, normalize_email(email), now=now(),
-                                 timezone=base.timezone)
+            store.add_subscriber(session, normalize_email(email), now=now(), timezone=base.timezone)
         report = _run(demo_settings)
     _print_report(report, _destination(demo_settings))
     with session_scope(state.engine) as session:

@@ -23,7 +23,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from brief.errors import ConfigError
 
-DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - a placeholder, refused in production
+DEV_SECRET = "dev-insecure-secret-change-me"
 
 DEFAULT_SECTIONS = [
     "world",
@@ -101,7 +101,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)")
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name like Europe/Paris)"
+            ) from None
         return value
 
     @field_validator("sections", mode="before")

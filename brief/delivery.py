@@ -95,12 +95,19 @@ def send_delivery(
         )
         digest = edition_digest(edition).for_sections(subscriber.sections)
         rendered = render_digest(
-            digest, brief_name=ctx.brief_name, web_url=ctx.web_url(edition),
-            recipient=recipient, postal_address=ctx.postal_address,
+            digest,
+            brief_name=ctx.brief_name,
+            web_url=ctx.web_url(edition),
+            recipient=recipient,
+            postal_address=ctx.postal_address,
         )
         message = build_message(
-            rendered, sender=ctx.mail_from, to=delivery.recipient, message_id=message_id,
-            date=now, unsubscribe_url=recipient.unsubscribe_url,
+            rendered,
+            sender=ctx.mail_from,
+            to=delivery.recipient,
+            message_id=message_id,
+            date=now,
+            unsubscribe_url=recipient.unsubscribe_url,
             unsubscribe_mailto=ctx.unsubscribe_mailto(),
         )
         where = sender.send(message)

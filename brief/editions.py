@@ -55,8 +55,11 @@ def build_edition(
     window = edition_window(plan.window_end(day, now))
     articles = store.articles_in_window(session, *window)
     digest = build_digest(
-        articles, edition_date=day, window=window,
-        sections=plan.sections, per_section=plan.per_section,
+        articles,
+        edition_date=day,
+        window=window,
+        sections=plan.sections,
+        per_section=plan.per_section,
     )
     web_url = f"{ctx.base_url}/editions/{day.isoformat()}"
     rendered = render_digest(

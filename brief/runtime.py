@@ -28,8 +28,13 @@ def sender(settings: Settings) -> EmailSender:
     if smtp is None:
         return OutboxSender(settings.outbox_path)
     return SMTPSender(
-        smtp.host, smtp.port, username=smtp.username, password=smtp.password,
-        ssl=smtp.ssl, starttls=smtp.starttls, timeout=smtp.timeout,
+        smtp.host,
+        smtp.port,
+        username=smtp.username,
+        password=smtp.password,
+        ssl=smtp.ssl,
+        starttls=smtp.starttls,
+        timeout=smtp.timeout,
     )
 
 

@@ -193,9 +193,9 @@ def save_edition(session: Session, values: dict[str, Any]) -> tuple[Edition, boo
 def delete_unsent_edition(session: Session, edition: Edition) -> None:
     """Drop an edition to rebuild it, which is only allowed before anything was sent."""
     started = session.scalar(
-        select(func.count()).select_from(Delivery).where(
-            Delivery.edition_id == edition.id, Delivery.status != "pending"
-        )
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.edition_id == edition.id, Delivery.status != "pending")
     )
     if started:
         raise InputError(
@@ -215,8 +215,14 @@ def create_deliveries(session: Session, edition_id: int, now: datetime) -> int:
         select(Subscriber.id, Subscriber.email).where(Subscriber.status == "active")
     ).all()
     rows = [
-        {"edition_id": edition_id, "subscriber_id": sid, "recipient": email,
-         "status": "pending", "attempts": 0, "created_at": now}
+        {
+            "edition_id": edition_id,
+            "subscriber_id": sid,
+            "recipient": email,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
         for sid, email in active
     ]
     return _insert_ignoring_conflicts(session, Delivery, rows)

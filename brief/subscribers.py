@@ -45,9 +45,7 @@ def parse_sections(value: str | None, known: list[str] | None = None) -> list[st
     if known is not None:
         unknown = [s for s in sections if s not in known]
         if unknown:
-            raise InputError(
-                f"unknown section(s) {', '.join(unknown)}; known: {', '.join(known)}"
-            )
+            raise InputError(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return sections or None
 
 

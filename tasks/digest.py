@@ -42,8 +42,13 @@ def build_and_send(day: str, send: bool = True) -> dict[str, Any]:
             session, edition_plan(s), mail_context(s), day=date.fromisoformat(day), now=utcnow()
         )
         edition_id, stories = edition.id, len(edition.stories)
-    log.info("edition %s (%s): %d stories, %s", day, edition_id, stories,
-             "built" if created else "already built")
+    log.info(
+        "edition %s (%s): %d stories, %s",
+        day,
+        edition_id,
+        stories,
+        "built" if created else "already built",
+    )
     if send:
         send_edition.delay(edition_id)
     return {"edition_id": edition_id, "created": created, "stories": stories}

@@ -29,8 +29,10 @@ def refresh_due_feeds() -> int:
 def refresh_feed(feed_id: int) -> dict[str, Any]:
     """Fetch and store one feed; a feed's failure is recorded on its row, never raised."""
     s = settings()
-    with make_client(s.fetch_timeout, user_agent(s)) as client, \
-            session_factory(engine())() as session:
+    with (
+        make_client(s.fetch_timeout, user_agent(s)) as client,
+        session_factory(engine())() as session,
+    ):
         result = refresh_one(session, client, feed_id, utcnow())
     if result.error:
         log.warning("feed %s (%s) failed: %s", feed_id, result.url, result.error)

@@ -17,8 +17,7 @@ CORPORA = SHARED / "corpora"
 SEEDS = SHARED / "seeds"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    del config, items
+pytest_plugins = ["tests.feedserver"]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -28,8 +28,12 @@ CTX = MailContext(
 def plan(sections: list[str] | None = None, hour: int = 23) -> EditionPlan:
     from zoneinfo import ZoneInfo
 
-    return EditionPlan(sections=sections or ["world", "business"], per_section=5,
-                       edition_hour=hour, zone=ZoneInfo("UTC"))
+    return EditionPlan(
+        sections=sections or ["world", "business"],
+        per_section=5,
+        edition_hour=hour,
+        zone=ZoneInfo("UTC"),
+    )
 
 
 def add_feed_with_articles(
@@ -37,11 +41,18 @@ def add_feed_with_articles(
 ) -> Feed:
     feed, _ = store.add_feed(session, url, section, title=f"Source {section}")
     for i, title in enumerate(titles):
-        session.add(Article(
-            feed_id=feed.id, guid=f"{url}#{i}", link=f"{url}/story/{i}", title=title,
-            summary_text=f"{title} happened today. More details followed. And more.",
-            summary_html="", published_at=NOW - timedelta(hours=hours_ago + i), fetched_at=NOW,
-        ))
+        session.add(
+            Article(
+                feed_id=feed.id,
+                guid=f"{url}#{i}",
+                link=f"{url}/story/{i}",
+                title=title,
+                summary_text=f"{title} happened today. More details followed. And more.",
+                summary_html="",
+                published_at=NOW - timedelta(hours=hours_ago + i),
+                fetched_at=NOW,
+            )
+        )
     session.flush()
     return feed
 

@@ -19,12 +19,34 @@ WINDOW = timedelta(hours=24)
 
 # A sentence ends at . ! or ? (optionally followed by a closing quote or bracket)
 # and is followed by whitespace and an upper-case letter, digit or opening quote.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"“‘(]?[A-Z0-9])"
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"“‘(]?[A-Z0-9])")
+_ABBREVIATIONS = (
+    "Mr.",
+    "Mrs.",
+    "Ms.",
+    "Dr.",
+    "St.",
+    "U.S.",
+    "U.K.",
+    "U.N.",
+    "No.",
+    "Gen.",
+    "Sen.",
+    "Rep.",
+    "Gov.",
+    "Lt.",
+    "Col.",
+    "Jan.",
+    "Feb.",
+    "Aug.",
+    "Sept.",
+    "Oct.",
+    "Nov.",
+    "Dec.",
+    "vs.",
+    "e.g.",
+    "i.e.",
 )
-_ABBREVIATIONS = ("Mr.", "Mrs.", "Ms.", "Dr.", "St.", "U.S.", "U.K.", "U.N.", "No.", "Gen.",
-                  "Sen.", "Rep.", "Gov.", "Lt.", "Col.", "Jan.", "Feb.", "Aug.", "Sept.", "Oct.",
-                  "Nov.", "Dec.", "vs.", "e.g.", "i.e.")
 
 
 def edition_time(edition_date: date, hour: int, zone: ZoneInfo) -> datetime:
@@ -118,8 +140,9 @@ def build_digest(
             if len(stories) == per_section:
                 break
         built.append(Section(name=name, stories=tuple(stories)))
-    return Digest(edition_date=edition_date, window_start=start, window_end=end,
-                  sections=tuple(built))
+    return Digest(
+        edition_date=edition_date, window_start=start, window_end=end, sections=tuple(built)
+    )
 
 
 def digest_from_stories(

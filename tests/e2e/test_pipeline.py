@@ -43,20 +43,44 @@ def rss(title: str, site: str, items: list[tuple[str, str, float]]) -> bytes:
         f"<pubDate>{format_datetime(now - timedelta(hours=h))}</pubDate></item>"
         for t, slug, h in items
     )
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
-            f"<link>{site}</link><description>x</description>{entries}</channel></rss>").encode()
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<link>{site}</link><description>x</description>{entries}</channel></rss>"
+    ).encode()
 
 
 FEEDS = {
-    "/world-a.xml": ("world", rss("Alpha World", "https://alpha.test", [
-        ("Ceasefire agreed in the north", "ceasefire", 1), ("Floods force evacuations", "floods", 3)])),
-    "/world-b.xml": ("world", rss("Beta News", "https://beta.test", [
-        ("Election results delayed", "election", 2)])),
-    "/biz.xml": ("business", rss("Gamma Markets", "https://gamma.test", [
-        ("Central bank holds rates", "rates", 1.5), ("Chipmaker shares jump", "chips", 4)])),
+    "/world-a.xml": (
+        "world",
+        rss(
+            "Alpha World",
+            "https://alpha.test",
+            [
+                ("Ceasefire agreed in the north", "ceasefire", 1),
+                ("Floods force evacuations", "floods", 3),
+            ],
+        ),
+    ),
+    "/world-b.xml": (
+        "world",
+        rss("Beta News", "https://beta.test", [("Election results delayed", "election", 2)]),
+    ),
+    "/biz.xml": (
+        "business",
+        rss(
+            "Gamma Markets",
+            "https://gamma.test",
+            [("Central bank holds rates", "rates", 1.5), ("Chipmaker shares jump", "chips", 4)],
+        ),
+    ),
 }
-TITLES = ["Ceasefire agreed in the north", "Floods force evacuations", "Election results delayed",
-          "Central bank holds rates", "Chipmaker shares jump"]
+TITLES = [
+    "Ceasefire agreed in the north",
+    "Floods force evacuations",
+    "Election results delayed",
+    "Central bank holds rates",
+    "Chipmaker shares jump",
+]
 
 
 @dataclass
@@ -105,16 +129,39 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             "BRIEF_FETCH_TIMEOUT": "3",
             "BRIEF_SECTIONS": "world,business",
         }
-        settings = Settings(_env_file=None, **{  # type: ignore[call-arg]
-            "data_dir": Path(env["BRIEF_DATA_DIR"]), "database_url": db_url, "broker_url": broker})
+        settings = Settings(
+            _env_file=None,
+            **{  # type: ignore[call-arg]
+                "data_dir": Path(env["BRIEF_DATA_DIR"]),
+                "database_url": db_url,
+                "broker_url": broker,
+            },
+        )
         engine = make_engine(settings.db_url)
         migrate(engine)
         log = tmp_path / "worker.log"
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks", "worker", "-l", "info", "-c", "2",
-             "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "-l",
+                "info",
+                "-c",
+                "2",
+                "-n",
+                f"e2e-{uuid.uuid4().hex[:8]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         client = Celery(broker=settings.celery_broker_url, backend=settings.celery_result_backend)
         try:
@@ -135,8 +182,9 @@ def _wait(predicate: object, timeout: float, what: str, log: Path) -> None:
         if predicate():  # type: ignore[operator]
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; worker log:\n"
-                         + log.read_text(errors="replace")[-4000:])
+    raise AssertionError(
+        f"timed out waiting for {what}; worker log:\n" + log.read_text(errors="replace")[-4000:]
+    )
 
 
 def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
@@ -171,8 +219,10 @@ def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
     assert ana["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text_part = ana.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html_part = ana.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    for title, slug in [("Ceasefire agreed in the north", "https://alpha.test/ceasefire"),
-                        ("Central bank holds rates", "https://gamma.test/rates")]:
+    for title, slug in [
+        ("Ceasefire agreed in the north", "https://alpha.test/ceasefire"),
+        ("Central bank holds rates", "https://gamma.test/rates"),
+    ]:
         assert title in text_part and title in html_part
         assert slug in text_part and f'href="{slug}"' in html_part
     assert all(t in text_part for t in TITLES)

@@ -13,13 +13,19 @@ from pathlib import Path
 import pytest
 
 
-def brief(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-          input: str | None = None) -> subprocess.CompletedProcess[str]:
+def brief(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
     base.update({"BRIEF_DATA_DIR": str(tmp_path / "data"), **(env or {})})
     return subprocess.run(
-        [sys.executable, "-m", "brief.cli", *args], cwd=tmp_path, env=base, input=input,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "brief.cli", *args],
+        cwd=tmp_path,
+        env=base,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -46,7 +52,8 @@ def test_a_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
     result = brief(tmp_path, "feeds", "list", env={"BRIEF_EDITION_HOUR": "25"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "brief: bad setting: BRIEF_EDITION_HOUR: Input should be less than or equal to 23"]
+        "brief: bad setting: BRIEF_EDITION_HOUR: Input should be less than or equal to 23"
+    ]
 
 
 def test_a_bad_address_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
@@ -59,7 +66,10 @@ def test_a_bad_address_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
 
 
 def test_feeds_and_subscribers_round_trip(tmp_path: Path) -> None:
-    assert brief(tmp_path, "feeds", "add", "https://example.org/rss", "--section", "World").returncode == 0
+    assert (
+        brief(tmp_path, "feeds", "add", "https://example.org/rss", "--section", "World").returncode
+        == 0
+    )
     bad = brief(tmp_path, "feeds", "add", "ftp://example.org/rss")
     assert bad.returncode == 1 and "not a feed URL" in bad.stderr
     feeds = json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)
@@ -77,7 +87,8 @@ def test_feeds_and_subscribers_round_trip(tmp_path: Path) -> None:
     assert brief(tmp_path, "subscribers", "add", "ANA@example.org").returncode == 0
     subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
     assert [(s["email"], s["status"], s["timezone"]) for s in subs] == [
-        ("ana@example.org", "active", "Europe/Paris")]
+        ("ana@example.org", "active", "Europe/Paris")
+    ]
     assert brief(tmp_path, "subscribers", "remove", "ana@example.org").returncode == 0
     subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
     assert subs[0]["status"] == "unsubscribed"

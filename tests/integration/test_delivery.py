@@ -40,7 +40,10 @@ def test_send_twice_sends_once(engine: Engine) -> None:
     sender = RecordingSender()
     first = send_edition(engine, edition_id, sender, CTX, lambda: NOW)
     assert sorted(o.recipient for o in first if o.status == "sent") == [
-        "one@x.test", "three@x.test", "two@x.test"]
+        "one@x.test",
+        "three@x.test",
+        "two@x.test",
+    ]
     again = send_edition(engine, edition_id, sender, CTX, lambda: NOW + timedelta(minutes=5))
     assert again == []
     assert sorted(sender.recipients()) == ["one@x.test", "three@x.test", "two@x.test"]
@@ -70,7 +73,10 @@ def test_one_bad_address_does_not_stop_the_others(engine: Engine) -> None:
     sender = RecordingSender(refuse={"two@x.test"})
     outcomes = send_edition(engine, edition_id, sender, CTX, lambda: NOW)
     assert {o.recipient: o.status for o in outcomes} == {
-        "one@x.test": "sent", "two@x.test": "failed", "three@x.test": "sent"}
+        "one@x.test": "sent",
+        "two@x.test": "failed",
+        "three@x.test": "sent",
+    }
     with session_scope(engine) as session:
         failed = session.scalars(select(Delivery).where(Delivery.status == "failed")).one()
         assert failed.recipient == "two@x.test" and "550" in (failed.last_error or "")
@@ -114,8 +120,9 @@ def test_an_edition_is_built_once_per_date(engine: Engine) -> None:
         again, created = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
     assert (again.id, created) == (edition_id, False)
     with session_scope(engine) as session:
-        rebuilt, created = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW,
-                                         rebuild=True)
+        rebuilt, created = build_edition(
+            session, plan(), CTX, day=NOW.date(), now=NOW, rebuild=True
+        )
     assert created
     send_edition(engine, rebuilt.id, RecordingSender(), CTX, lambda: NOW)
     from brief.errors import InputError

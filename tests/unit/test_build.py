@@ -19,12 +19,23 @@ from brief.types import ArticleRecord, Story
 END = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
-def article(id: int, section: str, hours_ago: float, title: str | None = None,
-            text: str = "First sentence. Second one. Third one.") -> ArticleRecord:
+def article(
+    id: int,
+    section: str,
+    hours_ago: float,
+    title: str | None = None,
+    text: str = "First sentence. Second one. Third one.",
+) -> ArticleRecord:
     return ArticleRecord(
-        id=id, feed_id=1, source="Example News", section=section,
-        title=title or f"Story {id}", link=f"https://example.org/{id}",
-        summary_text=text, image_url=None, published_at=END - timedelta(hours=hours_ago),
+        id=id,
+        feed_id=1,
+        source="Example News",
+        section=section,
+        title=title or f"Story {id}",
+        link=f"https://example.org/{id}",
+        summary_text=text,
+        image_url=None,
+        published_at=END - timedelta(hours=hours_ago),
     )
 
 
@@ -66,7 +77,10 @@ def test_lead_summary_cuts_long_text_at_a_word() -> None:
 
 def test_order_sections_keeps_configured_order_then_the_rest() -> None:
     assert order_sections({"sport", "zzz", "world", "aaa"}, ["world", "business", "sport"]) == [
-        "world", "sport", "aaa", "zzz",
+        "world",
+        "sport",
+        "aaa",
+        "zzz",
     ]
 
 
@@ -79,8 +93,13 @@ def test_build_digest_window_sections_order_and_cap() -> None:
         article(5, "world", 30),  # before the window
         article(6, "world", -1),  # after the edition time
     ]
-    digest = build_digest(articles, edition_date=END.date(), window=edition_window(END),
-                          sections=["world", "business"], per_section=2)
+    digest = build_digest(
+        articles,
+        edition_date=END.date(),
+        window=edition_window(END),
+        sections=["world", "business"],
+        per_section=2,
+    )
     assert [s.name for s in digest.sections] == ["world", "business"]
     assert [st.title for st in digest.sections[0].stories] == ["Story 3", "Story 4"]
     assert digest.sections[0].stories[0].summary == "First sentence. Second one."
@@ -88,17 +107,33 @@ def test_build_digest_window_sections_order_and_cap() -> None:
 
 
 def test_build_digest_drops_repeated_headlines_in_a_section() -> None:
-    articles = [article(1, "world", 1, "Quake hits Chile"), article(2, "world", 2, "Quake hits Chile!")]
-    digest = build_digest(articles, edition_date=END.date(), window=edition_window(END),
-                          sections=["world"], per_section=5)
+    articles = [
+        article(1, "world", 1, "Quake hits Chile"),
+        article(2, "world", 2, "Quake hits Chile!"),
+    ]
+    digest = build_digest(
+        articles,
+        edition_date=END.date(),
+        window=edition_window(END),
+        sections=["world"],
+        per_section=5,
+    )
     assert len(digest.stories) == 1
 
 
 def test_stories_survive_a_json_round_trip() -> None:
     articles = [article(1, "world", 1), article(2, "sport", 2)]
-    digest = build_digest(articles, edition_date=END.date(), window=edition_window(END),
-                          sections=["world", "sport"], per_section=5)
-    again = digest_from_stories(digest.edition_date, edition_window(END),
-                                [Story.from_json(s) for s in digest.stories_json()])
+    digest = build_digest(
+        articles,
+        edition_date=END.date(),
+        window=edition_window(END),
+        sections=["world", "sport"],
+        per_section=5,
+    )
+    again = digest_from_stories(
+        digest.edition_date,
+        edition_window(END),
+        [Story.from_json(s) for s in digest.stories_json()],
+    )
     assert again == digest
     assert again.for_sections(["sport"]).stories == (digest.sections[1].stories[0],)

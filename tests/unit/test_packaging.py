@@ -26,9 +26,20 @@ def test_compose_file_names_the_services() -> None:
 @pytest.mark.slow
 def test_the_wheel_ships_templates_migrations_and_samples(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
     )
     [wheel] = list(tmp_path.glob("brief-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
