@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     timezone: str = "UTC"
     edition_hour: int = Field(6, ge=0, le=23)
+    edition_minute: int = Field(0, ge=0, le=59)
     ingest_interval_minutes: int = Field(30, ge=1, le=24 * 60)
     sections: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
     stories_per_section: int = Field(5, ge=1, le=50)

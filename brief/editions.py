@@ -23,6 +23,7 @@ class EditionPlan:
     per_section: int
     edition_hour: int
     zone: ZoneInfo
+    edition_minute: int = 0
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
@@ -33,7 +34,7 @@ class EditionPlan:
         A scheduled build at the edition hour gets exactly the 24 hours before it;
         a manual run earlier in the day gets the 24 hours before now.
         """
-        return min(edition_time(day, self.edition_hour, self.zone), now)
+        return min(edition_time(day, self.edition_hour, self.zone, self.edition_minute), now)
 
 
 def build_edition(

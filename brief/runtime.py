@@ -54,6 +54,7 @@ def edition_plan(settings: Settings) -> EditionPlan:
         sections=settings.sections,
         per_section=settings.stories_per_section,
         edition_hour=settings.edition_hour,
+        edition_minute=settings.edition_minute,
         zone=settings.zone,
     )
 

@@ -171,7 +171,7 @@ def list_editions(session: Session) -> list[Edition]:
     return list(session.scalars(select(Edition).order_by(Edition.date.desc())))
 
 
-def _insert_ignoring_conflicts(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> int:
+def insert_ignoring_conflicts(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL; returns rows inserted."""
     if not rows:
         return 0
@@ -184,7 +184,7 @@ def _insert_ignoring_conflicts(session: Session, model: Any, rows: Sequence[dict
 
 def save_edition(session: Session, values: dict[str, Any]) -> tuple[Edition, bool]:
     """Store an edition unless one exists for its date (then that one wins)."""
-    created = _insert_ignoring_conflicts(session, Edition, [values]) == 1
+    created = insert_ignoring_conflicts(session, Edition, [values]) == 1
     edition = edition_for_date(session, values["date"])
     assert edition is not None
     return edition, created
@@ -225,7 +225,7 @@ def create_deliveries(session: Session, edition_id: int, now: datetime) -> int:
         }
         for sid, email in active
     ]
-    return _insert_ignoring_conflicts(session, Delivery, rows)
+    return insert_ignoring_conflicts(session, Delivery, rows)
 
 
 def pending_delivery_ids(session: Session, edition_id: int) -> list[int]:

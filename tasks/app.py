@@ -55,7 +55,7 @@ def make_app(settings: Settings) -> Celery:
             },
             "daily-edition": {
                 "task": "brief.daily_edition",
-                "schedule": crontab(hour=settings.edition_hour, minute=0),
+                "schedule": crontab(hour=settings.edition_hour, minute=settings.edition_minute),
             },
         },
     )

@@ -49,9 +49,9 @@ _ABBREVIATIONS = (
 )
 
 
-def edition_time(edition_date: date, hour: int, zone: ZoneInfo) -> datetime:
+def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0) -> datetime:
     """The moment an edition is made: its date at the edition hour in the home zone, in UTC."""
-    return datetime.combine(edition_date, time(hour), zone).astimezone(UTC)
+    return datetime.combine(edition_date, time(hour, minute), zone).astimezone(UTC)
 
 
 def edition_window(end: datetime) -> tuple[datetime, datetime]:

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import httpx
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from brief import store
 from brief.errors import FeedError, FeedParseError
 from brief.feeds.fetch import fetch_feed, make_client
 from brief.feeds.parse import parse_feed
@@ -91,11 +91,7 @@ def store_articles(session: Session, feed: Feed, parsed: ParsedFeed, now: dateti
     if not rows:
         return 0
     # ON CONFLICT DO NOTHING: a concurrent refresh of the same feed may have won the race.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Article).on_conflict_do_nothing(index_elements=["feed_id", "guid"])
-    inserted = session.scalars(stmt.returning(Article.id), rows).all()
-    return len(inserted)
+    return store.insert_ignoring_conflicts(session, Article, rows)
 
 
 def refresh_feeds(

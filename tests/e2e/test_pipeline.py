@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -28,7 +29,7 @@ from brief.db import make_engine, migrate, session_scope
 from brief.models import Delivery, Feed
 from tests.feedserver import FeedServer
 from tests.services import require_postgres, require_redis
-from tests.smtpserver import SMTPServer
+from tests.smtpserver import Received, SMTPServer
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -91,6 +92,26 @@ class Stack:
     smtp: SMTPServer
     feeds: FeedServer
     log: Path
+    worker: subprocess.Popen[bytes]
+
+    def check_alive(self) -> None:
+        if self.worker.poll() is not None:
+            raise AssertionError(
+                f"the worker exited with {self.worker.returncode}:\n"
+                + self.log.read_text(errors="replace")[-4000:]
+            )
+
+    def wait_for_mail(self, count: int, timeout: float) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if len(self.smtp.messages) >= count:
+                return self.smtp.messages
+            time.sleep(0.2)
+        raise AssertionError(
+            f"expected {count} messages, got {len(self.smtp.messages)}; worker log:\n"
+            + self.log.read_text(errors="replace")[-4000:]
+        )
 
 
 def _databases(kind: str, tmp: Path) -> tuple[str, str]:
@@ -111,11 +132,13 @@ def _databases(kind: str, tmp: Path) -> tuple[str, str]:
     return f"sqla+sqlite:///{tmp / 'broker.sqlite'}", f"sqlite:///{tmp / 'brief.sqlite'}"
 
 
-@pytest.fixture(params=["redis", "embedded"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    broker, db_url = _databases(request.param, tmp_path)
+@contextmanager
+def running_stack(
+    kind: str, tmp_path: Path, *, beat: bool = False, env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    broker, db_url = _databases(kind, tmp_path)
     with SMTPServer() as smtp, FeedServer() as feeds:
-        env = {
+        full_env = {
             **os.environ,
             "BRIEF_DATA_DIR": str(tmp_path / "data"),
             "BRIEF_DATABASE_URL": db_url,
@@ -128,44 +151,42 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             "BRIEF_EDITION_HOUR": "23",
             "BRIEF_FETCH_TIMEOUT": "3",
             "BRIEF_SECTIONS": "world,business",
+            **(env or {}),
         }
         settings = Settings(
-            _env_file=None,
-            **{  # type: ignore[call-arg]
-                "data_dir": Path(env["BRIEF_DATA_DIR"]),
-                "database_url": db_url,
-                "broker_url": broker,
-            },
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=Path(full_env["BRIEF_DATA_DIR"]),
+            database_url=db_url,
+            broker_url=broker,
         )
         engine = make_engine(settings.db_url)
         migrate(engine)
         log = tmp_path / "worker.log"
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tasks",
+            "worker",
+            "-l",
+            "info",
+            "-c",
+            "2",
+            "-n",
+            f"e2e-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+        if beat:
+            command.append("-B")
         worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "-l",
-                "info",
-                "-c",
-                "2",
-                "-n",
-                f"e2e-{uuid.uuid4().hex[:8]}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+            command, cwd=REPO, env=full_env, stdout=log.open("wb"), stderr=subprocess.STDOUT
         )
         client = Celery(broker=settings.celery_broker_url, backend=settings.celery_result_backend)
         try:
-            yield Stack(env, engine, client, smtp, feeds, log)
+            yield Stack(full_env, engine, client, smtp, feeds, log, worker)
         finally:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -176,18 +197,13 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             engine.dispose()
 
 
-def _wait(predicate: object, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(
-        f"timed out waiting for {what}; worker log:\n" + log.read_text(errors="replace")[-4000:]
-    )
+@pytest.fixture(params=["redis", "embedded"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(request.param, tmp_path) as running:
+        yield running
 
 
-def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
+def _serve_and_subscribe(stack: Stack) -> None:
     for path, (_, body) in FEEDS.items():
         stack.feeds.add(path, body, headers={"Content-Type": "application/rss+xml"})
     stack.feeds.add("/broken.xml", b"oops", status=500)
@@ -202,9 +218,23 @@ def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
         store.add_subscriber(session, "left@example.org", now=now)
         store.unsubscribe(session, "left@example.org", now)
 
+
+def _wait(predicate: object, timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(
+        f"timed out waiting for {what}; worker log:\n" + log.read_text(errors="replace")[-4000:]
+    )
+
+
+def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
+    _serve_and_subscribe(stack)
     stack.client.send_task("brief.daily_edition")
 
-    received = stack.smtp.wait_for(2, timeout=90)
+    received = stack.wait_for_mail(2, timeout=90)
     _wait(lambda: _statuses(stack.engine) == {"sent": 2}, 30, "deliveries marked sent", stack.log)
     by_rcpt = {r.rcpt_tos[0]: r for r in received}
     assert sorted(by_rcpt) == ["ana@example.org", "ben@example.org"]
@@ -256,3 +286,18 @@ def _feeds_polled_twice(engine: Engine) -> bool:
     with session_scope(engine) as session:
         feeds = session.scalars(select(Feed)).all()
         return all(f.error_count == 2 for f in feeds if f.url.endswith("/broken.xml"))
+
+
+def test_worker_with_beat_makes_and_sends_the_edition_on_schedule(tmp_path: Path) -> None:
+    """`celery -A tasks worker -B` on Redis: nobody triggers anything, the schedule does."""
+    at = (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    schedule = {"BRIEF_EDITION_HOUR": str(at.hour), "BRIEF_EDITION_MINUTE": str(at.minute)}
+    with running_stack("redis", tmp_path, beat=True, env=schedule) as stack:
+        _serve_and_subscribe(stack)
+        received = stack.wait_for_mail(2, timeout=150)
+        assert sorted(r.rcpt_tos[0] for r in received) == ["ana@example.org", "ben@example.org"]
+        assert datetime.now(UTC) >= at  # sent by the schedule, not before it
+        with session_scope(stack.engine) as session:
+            edition = store.latest_edition(session)
+            assert edition is not None and edition.window_end == at
+            assert len(edition.stories) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -48,3 +49,34 @@ def test_the_wheel_ships_templates_migrations_and_samples(tmp_path: Path) -> Non
     assert any(n.startswith("brief/migrations/versions/0001") for n in names)
     assert any(n.startswith("brief/samples/") for n in names)
     assert "tasks/app.py" in names
+
+    # Installed from the wheel (not editable), away from the source tree, it still
+    # finds its templates, migrations and sample feeds: the demo runs end to end.
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
+    env["PYTHONPATH"] = str(target)
+    code = "import brief, sys; print(brief.__file__); from brief.cli import main; main(['demo'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(str(target))
+    assert "1 sent" in result.stdout
+    assert list((work / ".brief" / "demo" / "outbox").glob("*.eml"))
