@@ -93,7 +93,20 @@ class Settings(BaseSettings):
     sections: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
     stories_per_section: int = Field(5, ge=1, le=50)
     name: str = "Daily Brief"
-    fetch_timeout: float = Field(20.0, gt=0, le=300)
+    fetch_timeout: float = Field(20.0, gt=0, le=300)  # total per fetch
+    fetch_connect_timeout: float = Field(10.0, gt=0, le=120)
+    fetch_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    fetch_concurrency: int = Field(32, ge=1, le=1000)  # fetches at once, per process
+    fetch_per_host: int = Field(4, ge=1, le=100)  # fetches at once to one host
+    fetch_allow_private: bool = False  # loopback/private/link-local addresses
+    poll_min_minutes: int = Field(15, ge=1)
+    poll_max_minutes: int = Field(24 * 60, ge=1)
+    fulltext: bool = True  # fetch the article page when a feed gives only a teaser
+    stories_total: int = Field(25, ge=1, le=200)
+    summarizer_url: str | None = None  # an OpenAI-compatible /v1/chat/completions endpoint
+    summarizer_model: str = "gpt-4o-mini"
+    summarizer_api_key: SecretStr | None = None
+    summarizer_timeout: float = Field(20.0, gt=0, le=300)
     postal_address: str = ""
 
     @field_validator("timezone")

@@ -1,0 +1,5 @@
+"""The `brief` command line."""
+
+from brief.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,3 @@
+from brief.cli.main import main
+
+main()

@@ -1,0 +1,188 @@
+"""`brief digest ...` and `brief editions ...`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from brief import runtime, store
+from brief.cli.common import JsonOpt, now, print_json, state
+from brief.db import session_scope
+from brief.errors import InputError
+from brief.models import Edition
+from brief.pipeline import send_edition
+
+digest_app = typer.Typer(help="Build, preview and send editions.", no_args_is_help=True)
+editions_app = typer.Typer(help="Look at stored editions.", no_args_is_help=True)
+
+
+def _parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"not a date: {value!r} (expected YYYY-MM-DD)") from None
+
+
+def _edition_json(edition: Edition, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": edition.id,
+        "date": edition.date.isoformat(),
+        "status": edition.status,
+        "subject": edition.subject,
+        "window_start": edition.window_start,
+        "window_end": edition.window_end,
+        "story_count": len(edition.stories),
+    }
+    if counts is not None:
+        data["deliveries"] = counts
+        data["stories"] = edition.stories
+    return data
+
+
+def _edition(session: Any, edition_id: int | None) -> Edition:
+    if edition_id is not None:
+        return store.get_edition(session, edition_id)
+    latest = store.latest_edition(session)
+    if latest is None:
+        raise InputError("no edition yet: run `brief digest build` first")
+    return latest
+
+
+@digest_app.command("build")
+def digest_build(
+    day: Annotated[str | None, typer.Option("--date", help="Edition date, YYYY-MM-DD.")] = None,
+    rebuild: Annotated[bool, typer.Option(help="Replace an edition not yet sent.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the edition of a date (default today) from the articles already stored."""
+    from brief.editions import build_edition
+
+    s = state.settings
+    plan = runtime.edition_plan(s)
+    started = now()
+    with session_scope(state.engine) as session:
+        edition, created = build_edition(
+            session,
+            plan,
+            runtime.mail_context(s),
+            day=_parse_day(day) or plan.today(started),
+            now=started,
+            rebuild=rebuild,
+        )
+        if as_json:
+            print_json(_edition_json(edition, store.delivery_counts(session, edition.id)))
+            return
+        verb = "built" if created else "already built (use --rebuild to replace)"
+        typer.echo(
+            f"edition {edition.id} for {edition.date}: {verb}, {len(edition.stories)} stories"
+        )
+
+
+def write_preview(edition: Edition) -> Path:
+    folder = state.settings.data_dir / "preview"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = (folder / f"edition-{edition.date.isoformat()}.html").resolve()
+    path.write_text(edition.html, encoding="utf-8")
+    return path
+
+
+@digest_app.command("preview")
+def digest_preview(
+    edition_id: Annotated[int | None, typer.Argument(help="Edition id (default latest).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+) -> None:
+    """Write an edition's HTML to a file and print the path."""
+    with session_scope(state.engine) as session:
+        path = write_preview(_edition(session, edition_id))
+    typer.echo(str(path))
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(path.as_uri())
+
+
+@digest_app.command("send")
+def digest_send(
+    edition_id: Annotated[int | None, typer.Argument(help="Edition id (default latest).")] = None,
+) -> None:
+    """Send an edition to every active subscriber who has not had it yet."""
+    s = state.settings
+    with session_scope(state.engine) as session:
+        edition = _edition(session, edition_id)
+    outcomes = send_edition(
+        state.engine,
+        edition.id,
+        runtime.sender(s),
+        runtime.mail_context(s),
+        now,
+        on_progress=echo_outcome,
+    )
+    sent = sum(o.status == "sent" for o in outcomes)
+    typer.echo(
+        f"edition {edition.date}: {sent} sent, "
+        f"{sum(o.status in ('failed', 'retry') for o in outcomes)} failed, "
+        f"{len(outcomes) - sent} not sent now"
+    )
+
+
+def echo_outcome(outcome: Any) -> None:
+    line = f"{outcome.status:>8}  {outcome.recipient}"
+    if outcome.where:
+        line += f"  -> {outcome.where}"
+    if outcome.error:
+        line += f"  ({outcome.error})"
+    typer.echo(line)
+
+
+@editions_app.command("list")
+def editions_list(as_json: JsonOpt = False) -> None:
+    """List stored editions, newest first."""
+    with session_scope(state.engine) as session:
+        editions = store.list_editions(session)
+        if as_json:
+            print_json([_edition_json(e) for e in editions])
+            return
+        if not editions:
+            typer.echo("no editions yet: brief digest build")
+        for e in editions:
+            counts = store.delivery_counts(session, e.id)
+            typer.echo(
+                f"{e.id:>4}  {e.date}  {len(e.stories):>3} stories  "
+                f"sent {counts.get('sent', 0)}  {e.subject}"
+            )
+
+
+@editions_app.command("show")
+def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
+    """Show one edition's stories and deliveries."""
+    with session_scope(state.engine) as session:
+        edition = store.get_edition(session, edition_id)
+        counts = store.delivery_counts(session, edition.id)
+        if as_json:
+            print_json(_edition_json(edition, counts))
+            return
+        typer.echo(f"edition {edition.id}  {edition.date}  {edition.subject}")
+        typer.echo(
+            f"window {edition.window_start:%Y-%m-%d %H:%M} - "
+            f"{edition.window_end:%Y-%m-%d %H:%M} UTC; deliveries {counts or 'none'}"
+        )
+        if counts.get("sending"):
+            typer.echo(
+                f"warning: {counts['sending']} delivery(ies) stuck in 'sending': "
+                "a worker stopped mid-send; check the mail log before re-sending"
+            )
+        section = None
+        for story in edition.stories:
+            if story["section"] != section:
+                section = story["section"]
+                typer.echo(f"\n## {section}")
+            sources = ", ".join(src["name"] for src in story["sources"])
+            typer.echo(f"- {story['title']} ({sources})\n  {story['url']}")
+
+
+# -- subscribers -----------------------------------------------------------

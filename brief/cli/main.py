@@ -1,0 +1,58 @@
+"""The `brief` command line: feeds, subscribers, ingest, digest, editions, run, demo."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from brief import runtime
+from brief.cli.common import state
+from brief.cli.editions import digest_app, editions_app
+from brief.cli.feeds import feeds_app, ingest
+from brief.cli.run import demo, run
+from brief.cli.subscribers import subs_app
+from brief.errors import BriefError, ConfigError
+
+app = typer.Typer(
+    help="brief: a daily news brief email from public RSS/Atom feeds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(subs_app, name="subscribers")
+app.add_typer(digest_app, name="digest")
+app.add_typer(editions_app, name="editions")
+app.add_typer(db_app, name="db")
+app.command()(ingest)
+app.command()(run)
+app.command()(demo)
+
+
+@app.callback()
+def _root() -> None:
+    # A fresh state per invocation (tests call the app many times in one process).
+    state.use_env()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the database schema."""
+    runtime.database(state.settings)
+    typer.echo(f"database at {state.settings.db_url.split('@')[-1]} is up to date")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user mistakes get one line on stderr, not a traceback."""
+    command: Callable[..., Any] = typer.main.get_command(app)
+    try:
+        command(args=argv, prog_name="brief", standalone_mode=True)
+    except ConfigError as exc:
+        print(f"brief: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except BriefError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,92 @@
+"""`brief run` and `brief demo`: the whole job, once, now."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated
+
+import typer
+
+from brief import runtime, store
+from brief.cli.common import now, state
+from brief.cli.editions import echo_outcome, write_preview
+from brief.config import Settings
+from brief.db import session_scope
+from brief.pipeline import RunReport, run_once
+from brief.subscribers import normalize_email
+
+
+def _print_report(report: RunReport, where: str) -> None:
+    ok = sum(r.status != "error" for r in report.ingested)
+    typer.echo(
+        f"feeds: {len(report.ingested)} fetched, {ok} ok, "
+        f"{len(report.failed_feeds)} failed; {report.new_articles} new article(s)"
+    )
+    for r in report.failed_feeds:
+        typer.echo(f"  failed {r.url}: {r.error}")
+    verb = "built" if report.edition_created else "already built"
+    typer.echo(f"edition {report.edition_date} ({verb}): {report.stories} stories")
+    for outcome in report.deliveries:
+        echo_outcome(outcome)
+    typer.echo(
+        f"messages: {report.count('sent')} sent to {where}, "
+        f"{report.count('failed') + report.count('retry')} failed"
+    )
+
+
+def _run(settings: Settings) -> RunReport:
+    return run_once(
+        state.engine,
+        plan=runtime.edition_plan(settings),
+        ctx=runtime.mail_context(settings),
+        sender=runtime.sender(settings),
+        timeout=settings.fetch_timeout,
+        user_agent=runtime.user_agent(settings),
+        now=now,
+    )
+
+
+def _destination(settings: Settings) -> str:
+    smtp = settings.smtp
+    return f"smtp://{smtp.host}:{smtp.port}" if smtp else str(settings.outbox_path.resolve())
+
+
+def run() -> None:
+    """Ingest, build today's edition and send it, once, now."""
+    s = state.settings
+    _print_report(_run(s), _destination(s))
+
+
+def demo(
+    email: Annotated[str, typer.Option(help="The demo subscriber.")] = "demo@example.com",
+) -> None:
+    """Run the whole job offline on sample feeds, into a fresh demo folder."""
+    from brief.feeds.samples import sample_feeds, serve_samples
+
+    base = state.settings
+    folder = base.data_dir / "demo"
+    shutil.rmtree(folder, ignore_errors=True)
+    # Embedded defaults whatever the environment says: SQLite and the outbox.
+    demo_settings = base.model_copy(
+        update={
+            "data_dir": folder,
+            "database_url": None,
+            "broker_url": None,
+            "result_backend": None,
+            "smtp_url": None,
+            "outbox_dir": None,
+        }
+    )
+    state.use(demo_settings)
+    samples = sample_feeds(now())
+    with serve_samples(samples) as urls:
+        with session_scope(state.engine) as session:
+            for name, section, _ in samples:
+                store.add_feed(session, urls[name], section)
+            store.add_subscriber(session, normalize_email(email), now=now(), timezone=base.timezone)
+        report = _run(demo_settings)
+    _print_report(report, _destination(demo_settings))
+    with session_scope(state.engine) as session:
+        assert report.edition_id is not None
+        preview = write_preview(store.get_edition(session, report.edition_id))
+    typer.echo(f"preview: {preview}")
