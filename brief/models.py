@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -76,6 +77,14 @@ class Feed(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failures
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Scheduling: when to poll next, and what the feed itself says about it.
+    next_poll_at: Mapped[datetime | None]
+    poll_interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    last_new_article_at: Mapped[datetime | None]
+    hints: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # ttl, updatePeriod, skipHours
+    disabled_at: Mapped[datetime | None]  # 410 Gone, or the operator: not polled any more
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)  # importance in ranking
 
     articles: Mapped[list[Article]] = relationship(
         back_populates="feed", cascade="all, delete-orphan", passive_deletes=True
@@ -96,6 +105,7 @@ class Article(Base):
         UniqueConstraint("feed_id", "guid", name="uq_article_feed_guid"),
         Index("ix_article_feed_link", "feed_id", "link"),
         Index("ix_article_published_at", "published_at"),
+        Index("ix_article_feed_title_key", "feed_id", "title_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +119,12 @@ class Article(Base):
     image_url: Mapped[str | None] = mapped_column(String(2048))
     published_at: Mapped[datetime]  # first-seen time when the feed gives none
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]  # the entry's own "updated", when it gives one
+    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    image_alt: Mapped[str | None] = mapped_column(String(500))
+    full_text: Mapped[str] = mapped_column(Text, default="")  # main text of the article page
+    content_hash: Mapped[str | None] = mapped_column(String(64))  # to notice edited entries
+    title_key: Mapped[str | None] = mapped_column(String(300))  # normalised title, for dedup
 
     feed: Mapped[Feed] = relationship(back_populates="articles")
 

@@ -33,6 +33,9 @@ class ParsedArticle:
     author: str | None = None
     image_url: str | None = None
     published_at: datetime | None = None  # aware, UTC
+    updated_at: datetime | None = None  # aware, UTC; the entry's own "updated"
+    categories: tuple[str, ...] = ()
+    image_alt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class ParsedFeed:
     title: str | None
     link: str | None
     articles: tuple[ParsedArticle, ...]
+    # The feed's own hints about how often to poll it.
+    ttl_minutes: int | None = None  # RSS <ttl>
+    update_period_minutes: int | None = None  # sy:updatePeriod / sy:updateFrequency
+    skip_hours: tuple[int, ...] = ()  # RSS <skipHours>, UTC hours
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class ArticleRecord:
     summary_text: str
     image_url: str | None
     published_at: datetime  # aware UTC; first-seen time when the feed gave none
+    full_text: str = ""  # the article page's main text, when it was fetched
+    weight: float = 1.0  # the feed's weight in ranking
+    image_alt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class Story:
     published_at: datetime
     image_url: str | None = None
     image_alt: str | None = None
+    score: float = 0.0  # importance; the edition leads with the highest
 
     @property
     def url(self) -> str | None:
@@ -91,6 +102,7 @@ class Story:
             "published_at": self.published_at.isoformat(),
             "image_url": self.image_url,
             "image_alt": self.image_alt,
+            "score": self.score,
             "sources": [s.to_json() for s in self.sources],
         }
 
@@ -107,6 +119,7 @@ class Story:
             published_at=datetime.fromisoformat(data["published_at"]),
             image_url=data.get("image_url"),
             image_alt=data.get("image_alt"),
+            score=float(data.get("score", 0.0)),
         )
 
 
