@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     summarizer_model: str = "gpt-4o-mini"
     summarizer_api_key: SecretStr | None = None
     summarizer_timeout: float = Field(20.0, gt=0, le=300)
+    admin_token: SecretStr | None = None  # bearer token of the operator API; unset: API off
+    redis_url: str | None = None  # rate limits; default: the broker when it is Redis
+    confirm_max_age_hours: int = Field(48, ge=1)
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = Field(2525, ge=1, le=65535)
     postal_address: str = ""
 
     @field_validator("timezone")
@@ -185,6 +190,14 @@ class Settings(BaseSettings):
         if self.db_url.startswith("sqlite"):
             return f"db+sqlite:///{(self.data_dir / 'results.sqlite').resolve()}"
         return "db+" + self.db_url
+
+    @property
+    def rate_limit_redis_url(self) -> str | None:
+        if self.redis_url:
+            return self.redis_url
+        if self.celery_broker_url.startswith(("redis://", "rediss://")):
+            return self.celery_broker_url
+        return None
 
     @property
     def outbox_path(self) -> Path:

@@ -14,9 +14,10 @@ own, because the message may have left. `brief editions show` lists such rows.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brief import store
@@ -25,8 +26,9 @@ from brief.errors import MailError, MailTransientError
 from brief.mail.message import build_message, make_message_id
 from brief.mail.render import render_digest
 from brief.mail.senders import EmailSender
-from brief.models import Delivery, Edition
-from brief.tokens import UNSUBSCRIBE, make_token
+from brief.mail.transactional import render_confirmation
+from brief.models import Delivery, Edition, Subscriber
+from brief.subscriptions import Links
 from brief.types import Digest, Recipient, Story
 
 log = logging.getLogger(__name__)
@@ -47,12 +49,12 @@ class MailContext:
     def domain(self) -> str:
         return self.mail_from_address.rpartition("@")[2] or "localhost"
 
+    @property
+    def links(self) -> Links:
+        return Links(self.base_url, self.secret_key)
+
     def web_url(self, edition: Edition) -> str:
         return f"{self.base_url}/editions/{edition.date.isoformat()}"
-
-    def unsubscribe_url(self, subscriber_id: int) -> str:
-        token = make_token(self.secret_key, UNSUBSCRIBE, subscriber_id)
-        return f"{self.base_url}/unsubscribe/{token}"
 
     def unsubscribe_mailto(self) -> str:
         return f"mailto:{self.mail_from_address}?subject=unsubscribe"
@@ -91,7 +93,9 @@ def send_delivery(
     message_id = make_message_id("digest", f"{edition.date.isoformat()}.{delivery.id}", ctx.domain)
     try:
         recipient = Recipient(
-            email=delivery.recipient, unsubscribe_url=ctx.unsubscribe_url(subscriber.id)
+            email=delivery.recipient,
+            unsubscribe_url=ctx.links.unsubscribe(subscriber.id),
+            preferences_url=ctx.links.preferences(subscriber.id),
         )
         digest = edition_digest(edition).for_sections(subscriber.sections)
         rendered = render_digest(
@@ -126,3 +130,110 @@ def send_delivery(
     store.finish_delivery(session, delivery_id, now, message_id)
     session.commit()
     return DeliveryOutcome(delivery_id, delivery.recipient, "sent", where=where)
+
+
+def send_confirmation(
+    session: Session,
+    subscriber_id: int,
+    sender: EmailSender,
+    ctx: MailContext,
+    now: datetime,
+    *,
+    expires_hours: int,
+) -> str | None:
+    """Send the double opt-in message, the one email an unconfirmed address may get.
+
+    Returns where it went, or None when there is nothing to confirm any more.
+    """
+    sub = session.get(Subscriber, subscriber_id)
+    if sub is None or sub.status != "pending":
+        return None
+    rendered = render_confirmation(
+        brief_name=ctx.brief_name,
+        confirm_url=ctx.links.confirm(sub.id),
+        expires_hours=expires_hours,
+        postal_address=ctx.postal_address,
+    )
+    message = build_message(
+        rendered,
+        sender=ctx.mail_from,
+        to=sub.email,
+        message_id=make_message_id("confirm", f"{sub.id}.{int(now.timestamp())}", ctx.domain),
+        date=now,
+        unsubscribe_url=None,
+        unsubscribe_mailto=None,
+    )
+    return sender.send(message)
+
+
+def welcome_delivery(session: Session, subscriber_id: int, now: datetime) -> int | None:
+    """A pending delivery of the latest edition for a newly confirmed subscriber, if any."""
+    edition = store.latest_edition(session)
+    if edition is None:
+        return None
+    sub = session.get(Subscriber, subscriber_id)
+    if sub is None or sub.status != "active":
+        return None
+    store.insert_ignoring_conflicts(
+        session,
+        Delivery,
+        [
+            {
+                "edition_id": edition.id,
+                "subscriber_id": sub.id,
+                "recipient": sub.email,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+        ],
+    )
+    delivery = session.scalar(
+        select(Delivery).where(Delivery.edition_id == edition.id, Delivery.subscriber_id == sub.id)
+    )
+    return delivery.id if delivery is not None and delivery.status == "pending" else None
+
+
+def send_test(
+    session: Session,
+    edition_id: int,
+    addresses: list[str],
+    sender: EmailSender,
+    ctx: MailContext,
+    now: datetime,
+) -> list[DeliveryOutcome]:
+    """Send an edition to these addresses only, marked as a test; nothing is recorded.
+
+    The personal links point at the site, not at a subscription: the addresses
+    may not be subscribers at all.
+    """
+    edition = store.get_edition(session, edition_id)
+    digest = edition_digest(edition)
+    outcomes = []
+    for n, address in enumerate(addresses):
+        recipient = Recipient(email=address, unsubscribe_url=f"{ctx.base_url}/")
+        rendered = render_digest(
+            digest,
+            brief_name=ctx.brief_name,
+            web_url=ctx.web_url(edition),
+            recipient=recipient,
+            postal_address=ctx.postal_address,
+        )
+        rendered = replace(rendered, subject=f"[TEST] {rendered.subject}")
+        key = f"{edition.date.isoformat()}.{int(now.timestamp())}.{n}"
+        message = build_message(
+            rendered,
+            sender=ctx.mail_from,
+            to=address,
+            message_id=make_message_id("test", key, ctx.domain),
+            date=now,
+            unsubscribe_url=None,
+            unsubscribe_mailto=None,
+        )
+        try:
+            where = sender.send(message)
+        except MailError as exc:
+            outcomes.append(DeliveryOutcome(0, address, "failed", error=str(exc)))
+            continue
+        outcomes.append(DeliveryOutcome(0, address, "sent", where=where))
+    return outcomes

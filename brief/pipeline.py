@@ -59,12 +59,15 @@ def send_edition(
     ctx: MailContext,
     now: Callable[[], datetime],
     on_progress: Callable[[DeliveryOutcome], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> list[DeliveryOutcome]:
     """Create the edition's deliveries and send every pending one, here and now."""
     with session_scope(engine) as session:
         store.create_deliveries(session, edition_id, now())
     with session_scope(engine) as session:
         ids = store.pending_delivery_ids(session, edition_id)
+    if on_start:
+        on_start(len(ids))
     outcomes = []
     for delivery_id in ids:
         with session_factory(engine)() as session:

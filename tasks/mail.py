@@ -6,7 +6,9 @@ from typing import Any
 
 from brief import store
 from brief.db import session_factory, session_scope
+from brief.delivery import send_confirmation as confirm_one
 from brief.delivery import send_delivery as send_one
+from brief.delivery import welcome_delivery
 from brief.errors import MailTransientError
 from brief.runtime import mail_context, sender
 from tasks.app import app
@@ -39,3 +41,35 @@ def send_delivery(delivery_id: int) -> dict[str, Any]:
     with session_factory(engine())() as session:
         outcome = send_one(session, delivery_id, sender(s), mail_context(s), utcnow())
     return {"delivery_id": delivery_id, "status": outcome.status, "error": outcome.error}
+
+
+@app.task(
+    name="brief.send_confirmation",
+    autoretry_for=(MailTransientError,),
+    retry_backoff=30,
+    max_retries=5,
+    soft_time_limit=90,
+    time_limit=120,
+)
+def send_confirmation(subscriber_id: int) -> str | None:
+    """The double opt-in message (skipped if the address is no longer pending)."""
+    s = settings()
+    with session_factory(engine())() as session:
+        return confirm_one(
+            session,
+            subscriber_id,
+            sender(s),
+            mail_context(s),
+            utcnow(),
+            expires_hours=s.confirm_max_age_hours,
+        )
+
+
+@app.task(name="brief.send_welcome")
+def send_welcome(subscriber_id: int) -> int | None:
+    """Send the latest edition to a subscriber who just confirmed, through a delivery row."""
+    with session_scope(engine()) as session:
+        delivery_id = welcome_delivery(session, subscriber_id, utcnow())
+    if delivery_id is not None:
+        send_delivery.delay(delivery_id)
+    return delivery_id

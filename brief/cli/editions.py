@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -109,25 +110,75 @@ def digest_preview(
 @digest_app.command("send")
 def digest_send(
     edition_id: Annotated[int | None, typer.Argument(help="Edition id (default latest).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="A line per message.")] = False,
 ) -> None:
     """Send an edition to every active subscriber who has not had it yet."""
     s = state.settings
     with session_scope(state.engine) as session:
         edition = _edition(session, edition_id)
-    outcomes = send_edition(
-        state.engine,
-        edition.id,
-        runtime.sender(s),
-        runtime.mail_context(s),
-        now,
-        on_progress=echo_outcome,
-    )
+    with _Progress(verbose) as progress:
+        outcomes = send_edition(
+            state.engine,
+            edition.id,
+            runtime.sender(s),
+            runtime.mail_context(s),
+            now,
+            on_progress=progress.step,
+            on_start=progress.start,
+        )
     sent = sum(o.status == "sent" for o in outcomes)
     typer.echo(
         f"edition {edition.date}: {sent} sent, "
         f"{sum(o.status in ('failed', 'retry') for o in outcomes)} failed, "
         f"{len(outcomes) - sent} not sent now"
     )
+
+
+class _Progress:
+    """A progress bar for long sends; failures (or, verbose, every message) as lines."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.bar: Any = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+    def start(self, total: int) -> None:
+        if total and not self.verbose:
+            self.bar = typer.progressbar(length=total, label="sending", file=sys.stderr)
+            self.bar.__enter__()
+
+    def step(self, outcome: Any) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+        if self.verbose or outcome.status in ("failed", "retry"):
+            echo_outcome(outcome)
+
+
+@digest_app.command("test-send")
+def digest_test_send(
+    edition_id: Annotated[int, typer.Argument(help="Edition id.")],
+    to: Annotated[list[str], typer.Option("--to", help="Address; repeat for more.")],
+) -> None:
+    """Send an edition only to these addresses, marked [TEST]; nothing is recorded."""
+    from brief.delivery import send_test
+    from brief.subscribers import normalize_email
+
+    s = state.settings
+    addresses = [normalize_email(a) for a in to]
+    with session_scope(state.engine) as session:
+        outcomes = send_test(
+            session, edition_id, addresses, runtime.sender(s), runtime.mail_context(s), now()
+        )
+    for outcome in outcomes:
+        echo_outcome(outcome)
+    if any(o.status != "sent" for o in outcomes):
+        raise typer.Exit(1)
 
 
 def echo_outcome(outcome: Any) -> None:

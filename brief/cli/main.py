@@ -14,6 +14,7 @@ from brief.cli.editions import digest_app, editions_app
 from brief.cli.feeds import feeds_app, ingest
 from brief.cli.run import demo, run
 from brief.cli.subscribers import subs_app
+from brief.cli.web import inbound, web
 from brief.errors import BriefError, ConfigError
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ app.add_typer(db_app, name="db")
 app.command()(ingest)
 app.command()(run)
 app.command()(demo)
+app.command()(web)
+app.command()(inbound)
 
 
 @app.callback()

@@ -1,0 +1,1 @@
+"""The web front (subscribe, confirm, preferences, unsubscribe, archive) and operator API."""

@@ -1,0 +1,343 @@
+"""The JSON API: public subscribe, and the operator's controls (bearer BRIEF_ADMIN_TOKEN)."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date as Day
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from brief import store
+from brief.db import session_scope
+from brief.delivery import send_test
+from brief.editions import build_edition
+from brief.errors import InputError
+from brief.models import Delivery, Edition, Feed, Subscriber
+from brief.runtime import edition_plan
+from brief.subscribers import normalize_email, parse_subscriber_csv
+from brief.subscriptions import STATUSES
+from brief.web.app import Services, services
+from brief.web.pages import CHECK_INBOX, ip_allowed, subscribe
+
+router = APIRouter(prefix="/api")
+Svc = Annotated[Services, Depends(services)]
+bearer = HTTPBearer(auto_error=False)
+
+
+def operator(
+    svc: Svc, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    expected = svc.settings.admin_token
+    if expected is None:
+        raise HTTPException(403, "the operator API is off: set BRIEF_ADMIN_TOKEN")
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise HTTPException(
+            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+Operator = Depends(operator)
+
+
+# -- public ------------------------------------------------------------------
+
+
+class SubscribeIn(BaseModel):
+    email: str = Field(max_length=320)
+    timezone: str | None = Field(None, max_length=64)
+    sections: list[str] | None = Field(None, max_length=50)
+    delivery_hour: int | None = Field(None, ge=0, le=23)
+
+
+class Detail(BaseModel):
+    detail: str
+
+
+@router.post(
+    "/subscribe",
+    status_code=202,
+    response_model=Detail,
+    responses={400: {"model": Detail}, 429: {"model": Detail}},
+)
+def api_subscribe(body: SubscribeIn, request: Request, svc: Svc) -> Detail:
+    """Start a double opt-in. The answer is the same whether or not the address is known."""
+    if not ip_allowed(svc, request):
+        raise HTTPException(429, "too many attempts; try again later")
+    subscribe(
+        svc,
+        request,
+        email=body.email,
+        timezone=body.timezone,
+        sections=body.sections,
+        hour=body.delivery_hour,
+    )
+    return Detail(detail=CHECK_INBOX)
+
+
+# -- editions ----------------------------------------------------------------
+
+
+class EditionOut(BaseModel):
+    id: int
+    date: Day
+    status: str
+    subject: str
+    story_count: int
+    deliveries: dict[str, int]
+    stories: list[dict[str, Any]] | None = None
+
+
+def _edition_out(session: Any, edition: Edition, *, stories: bool = False) -> EditionOut:
+    return EditionOut(
+        id=edition.id,
+        date=edition.date,
+        status=edition.status,
+        subject=edition.subject,
+        story_count=len(edition.stories),
+        deliveries=store.delivery_counts(session, edition.id),
+        stories=edition.stories if stories else None,
+    )
+
+
+class BuildIn(BaseModel):
+    date: Day | None = None
+    send: bool = False
+    rebuild: bool = False
+
+
+class BuildOut(BaseModel):
+    edition: EditionOut
+    created: bool
+    send_task_id: str | None = None
+
+
+@router.get("/editions", dependencies=[Operator])
+def list_editions(svc: Svc) -> list[EditionOut]:
+    with session_scope(svc.engine) as session:
+        return [_edition_out(session, e) for e in store.list_editions(session)]
+
+
+@router.post("/editions", status_code=201, dependencies=[Operator])
+def create_edition(body: BuildIn, svc: Svc) -> BuildOut:
+    """Build an edition now (default today); with `send`, queue its sending."""
+    plan = edition_plan(svc.settings)
+    now = svc.now()
+    with session_scope(svc.engine) as session:
+        edition, created = build_edition(
+            session, plan, svc.ctx, day=body.date or plan.today(now), now=now, rebuild=body.rebuild
+        )
+        out = _edition_out(session, edition, stories=True)
+    task_id = svc.queue.send("brief.send_edition", out.id) if body.send else None
+    return BuildOut(edition=out, created=created, send_task_id=task_id)
+
+
+@router.get("/editions/{edition_id}", dependencies=[Operator])
+def get_edition(edition_id: int, svc: Svc) -> EditionOut:
+    """An edition with its stories; `deliveries` counts by status show a send's progress."""
+    with session_scope(svc.engine) as session:
+        return _edition_out(session, store.get_edition(session, edition_id), stories=True)
+
+
+class SendOut(BaseModel):
+    task_id: str
+    progress_url: str
+
+
+@router.post("/editions/{edition_id}/send", status_code=202, dependencies=[Operator])
+def send_edition(edition_id: int, svc: Svc) -> SendOut:
+    with session_scope(svc.engine) as session:
+        store.get_edition(session, edition_id)
+    task_id = svc.queue.send("brief.send_edition", edition_id)
+    return SendOut(task_id=task_id, progress_url=f"/api/editions/{edition_id}")
+
+
+class TestSendIn(BaseModel):
+    to: list[str] = Field(min_length=1, max_length=10)
+
+
+class TestSendResult(BaseModel):
+    to: str
+    status: str
+    detail: str
+
+
+@router.post("/editions/{edition_id}/test-send", dependencies=[Operator])
+def test_send(edition_id: int, body: TestSendIn, svc: Svc) -> list[TestSendResult]:
+    """Send the edition only to these addresses, marked as a test; no delivery is recorded."""
+    addresses = [normalize_email(a) for a in body.to]
+    with session_scope(svc.engine) as session:
+        results = send_test(session, edition_id, addresses, svc.sender, svc.ctx, svc.now())
+    return [
+        TestSendResult(to=r.recipient, status=r.status, detail=r.error or r.where) for r in results
+    ]
+
+
+@router.get("/editions/{edition_id}/preview", response_class=HTMLResponse, dependencies=[Operator])
+def preview(edition_id: int, svc: Svc) -> HTMLResponse:
+    with session_scope(svc.engine) as session:
+        return HTMLResponse(store.get_edition(session, edition_id).html)
+
+
+# -- feeds -------------------------------------------------------------------
+
+
+class FeedIn(BaseModel):
+    url: str = Field(max_length=2048)
+    section: str = Field("world", max_length=64)
+    title: str | None = Field(None, max_length=500)
+
+
+class FeedOut(BaseModel):
+    id: int
+    url: str
+    title: str | None
+    section: str
+    error_count: int
+    last_error: str | None
+
+
+def _feed_out(feed: Feed) -> FeedOut:
+    return FeedOut(
+        id=feed.id,
+        url=feed.url,
+        title=feed.title,
+        section=feed.section,
+        error_count=feed.error_count,
+        last_error=feed.last_error,
+    )
+
+
+@router.get("/feeds", dependencies=[Operator])
+def list_feeds(svc: Svc) -> list[FeedOut]:
+    with session_scope(svc.engine) as session:
+        return [_feed_out(f) for f in store.list_feeds(session)]
+
+
+@router.post("/feeds", status_code=201, dependencies=[Operator])
+def add_feed(body: FeedIn, svc: Svc) -> FeedOut:
+    with session_scope(svc.engine) as session:
+        feed, _ = store.add_feed(session, body.url, body.section, body.title)
+        return _feed_out(feed)
+
+
+@router.delete("/feeds", status_code=204, dependencies=[Operator])
+def remove_feed(url: str, svc: Svc) -> None:
+    with session_scope(svc.engine) as session:
+        store.remove_feed(session, url)
+
+
+# -- subscribers -------------------------------------------------------------
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str
+    status: str
+    timezone: str
+    delivery_hour: int
+    sections: list[str] | None
+
+
+class SubscriberPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    items: list[SubscriberOut]
+
+
+@router.get("/subscribers", dependencies=[Operator])
+def list_subscribers(
+    svc: Svc, status: str | None = None, page: int = 1, per_page: int = 50
+) -> SubscriberPage:
+    if status is not None and status not in STATUSES:
+        raise InputError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+    page, per_page = max(page, 1), min(max(per_page, 1), 500)
+    query = select(Subscriber)
+    if status:
+        query = query.where(Subscriber.status == status)
+    with session_scope(svc.engine) as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.order_by(Subscriber.id).offset((page - 1) * per_page).limit(per_page)
+        ).all()
+        items = [
+            SubscriberOut(
+                id=s.id,
+                email=s.email,
+                status=s.status,
+                timezone=s.timezone,
+                delivery_hour=s.delivery_hour,
+                sections=s.sections,
+            )
+            for s in rows
+        ]
+    return SubscriberPage(total=total, page=page, per_page=per_page, items=items)
+
+
+class ImportOut(BaseModel):
+    added: int
+    updated: int
+    rejected: list[dict[str, Any]]
+
+
+@router.post(
+    "/subscribers/import",
+    dependencies=[Operator],
+    openapi_extra={
+        "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
+    },
+)
+async def import_subscribers(request: Request, svc: Svc) -> ImportOut:
+    """CSV body, one `email[,timezone[,sections]]` a line; the operator vouches: active."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("the CSV must be UTF-8") from None
+    rows, rejected = parse_subscriber_csv(text)
+    added = 0
+    with session_scope(svc.engine) as session:
+        for row in rows:
+            _, created = store.add_subscriber(
+                session, row.email, now=svc.now(), timezone=row.timezone, sections=row.sections
+            )
+            added += created
+    return ImportOut(
+        added=added,
+        updated=len(rows) - added,
+        rejected=[{"line": r.line, "value": r.value, "reason": r.reason} for r in rejected],
+    )
+
+
+class Stats(BaseModel):
+    subscribers: dict[str, int]
+    deliveries: dict[str, int]
+    last_edition: EditionOut | None
+    failing_feeds: list[FeedOut]
+
+
+def _counts(session: Any, column: Any) -> dict[str, int]:
+    rows = session.execute(select(column, func.count()).group_by(column))
+    return {str(status): int(count) for status, count in rows}
+
+
+@router.get("/stats", dependencies=[Operator])
+def stats(svc: Svc) -> Stats:
+    with session_scope(svc.engine) as session:
+        subs = _counts(session, Subscriber.status)
+        deliveries = _counts(session, Delivery.status)
+        latest = store.latest_edition(session)
+        failing = session.scalars(
+            select(Feed).where(Feed.error_count > 0).order_by(Feed.error_count.desc())
+        ).all()
+        return Stats(
+            subscribers=subs,
+            deliveries=deliveries,
+            last_edition=_edition_out(session, latest) if latest else None,
+            failing_feeds=[_feed_out(f) for f in failing],
+        )

@@ -1,0 +1,101 @@
+"""create_app(settings): the FastAPI application, its services built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from brief import runtime
+from brief.config import Settings
+from brief.delivery import MailContext
+from brief.errors import BriefError, InputError, NotFoundError
+from brief.mail.senders import EmailSender
+from brief.ratelimit import RateLimiter, make_rate_limiter
+from brief.taskqueue import CeleryQueue, TaskQueue
+from brief.templating import make_env
+from brief.web.security import BodyLimit, SecurityHeaders
+
+FORM_MAX_BYTES = 64 * 1024
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    queue: TaskQueue
+    limiter: RateLimiter
+    sender: EmailSender
+    ctx: MailContext
+    templates: Jinja2Templates
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def services(request: Request) -> Services:
+    value: Services = request.app.state.services
+    return value
+
+
+def create_app(
+    settings: Settings,
+    *,
+    queue: TaskQueue | None = None,
+    limiter: RateLimiter | None = None,
+    sender: EmailSender | None = None,
+) -> FastAPI:
+    from brief.web import api, pages
+
+    app = FastAPI(
+        title=f"{settings.name} API",
+        description="Subscribe to the daily brief, and operate it (bearer token).",
+        version="1",
+    )
+    app.state.services = Services(
+        settings=settings,
+        engine=runtime.database(settings),
+        queue=queue or CeleryQueue(settings),
+        limiter=limiter or make_rate_limiter(settings.rate_limit_redis_url),
+        sender=sender or runtime.sender(settings),
+        ctx=runtime.mail_context(settings),
+        templates=Jinja2Templates(env=make_env()),
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=FORM_MAX_BYTES,
+        large_paths={"/api/subscribers/import": IMPORT_MAX_BYTES},
+    )
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(BriefError)
+    async def brief_error(request: Request, exc: BriefError) -> HTMLResponse | JSONResponse:
+        status = (
+            404 if isinstance(exc, NotFoundError) else 400 if isinstance(exc, InputError) else 500
+        )
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        page = (
+            services(request)
+            .templates.get_template("web/message.html")
+            .render(
+                brief_name=settings.name, title="Sorry", message=str(exc), links=[("/", "Home")]
+            )
+        )
+        return HTMLResponse(page, status_code=status)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory brief.web.app:app_from_env`."""
+    from brief.config import load_settings
+
+    return create_app(load_settings())

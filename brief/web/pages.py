@@ -1,0 +1,408 @@
+"""The public pages: subscribe, confirm, preferences, unsubscribe, archive, feed, health."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import text
+
+from brief import store, subscriptions
+from brief.db import session_scope
+from brief.errors import InputError, NotFoundError
+from brief.subscribers import check_hour, check_timezone, normalize_email
+from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_token
+from brief.web.app import Services, services
+from brief.web.security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    client_ip,
+    csrf_ok,
+    csrf_token,
+    new_csrf_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+Svc = Annotated[Services, Depends(services)]
+
+SUBSCRIBES_PER_IP_PER_HOUR = 20
+CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 3
+CHECK_INBOX = (
+    "Check your inbox: if this address can receive the brief, a message with a confirmation "
+    "link is on its way. Nothing will be sent until you follow it."
+)
+
+APP_JS = """document.addEventListener("DOMContentLoaded", function () {
+  var tz = document.querySelector("input[name=timezone][data-auto]");
+  if (tz && window.Intl) {
+    try { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || tz.value; } catch (e) {}
+  }
+});
+"""
+
+
+def _page(
+    svc: Services, request: Request, name: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a page with a CSRF token for its forms, setting the cookie when missing."""
+    cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
+    secret = svc.settings.secret_key.get_secret_value()
+    html = svc.templates.get_template(name).render(
+        brief_name=svc.settings.name,
+        csrf_field=CSRF_FIELD,
+        csrf=csrf_token(secret, cookie),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    if request.cookies.get(CSRF_COOKIE) != cookie:
+        response.set_cookie(
+            CSRF_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="strict",
+            secure=svc.settings.base_url.startswith("https://"),
+        )
+    return response
+
+
+def _message(
+    svc: Services,
+    request: Request,
+    title: str,
+    message: str,
+    status: int = 200,
+    links: list[tuple[str, str]] | None = None,
+) -> HTMLResponse:
+    return _page(
+        svc,
+        request,
+        "web/message.html",
+        status,
+        title=title,
+        message=message,
+        links=links or [("/", "Home")],
+    )
+
+
+def _check_csrf(svc: Services, request: Request, field: str | None) -> None:
+    if not csrf_ok(
+        svc.settings.secret_key.get_secret_value(), request.cookies.get(CSRF_COOKIE), field
+    ):
+        raise _Forbidden
+
+
+class _Forbidden(Exception):
+    pass
+
+
+def subscribe(
+    svc: Services,
+    request: Request,
+    *,
+    email: str,
+    timezone: str | None,
+    sections: list[str] | None,
+    hour: int | None,
+) -> None:
+    """Validate and record a subscription wish; queue the confirmation (rate-limited).
+
+    Raises InputError for malformed input. Whether the address was new, pending or
+    active is never revealed: callers answer the same in every case.
+    """
+    address = normalize_email(email)
+    tz = check_timezone(timezone) if timezone else svc.settings.timezone
+    wanted = [s for s in sections or [] if s]
+    unknown = [s for s in wanted if s not in svc.settings.sections]
+    if unknown:
+        raise InputError(f"unknown section(s): {', '.join(unknown)}")
+    delivery_hour = check_hour(hour) if hour is not None else 7
+    with session_scope(svc.engine) as session:
+        outcome = subscriptions.request_subscription(
+            session,
+            address,
+            now=svc.now(),
+            timezone=tz,
+            sections=wanted or None,
+            delivery_hour=delivery_hour,
+        )
+    if outcome.send_confirmation and svc.limiter.hit(
+        f"confirm:{address.lower()}", CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600
+    ):
+        svc.queue.send("brief.send_confirmation", outcome.subscriber_id)
+
+
+def ip_allowed(svc: Services, request: Request) -> bool:
+    return svc.limiter.hit(f"ip:{client_ip(request)}", SUBSCRIBES_PER_IP_PER_HOUR, 3600)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, svc: Svc) -> HTMLResponse:
+    with session_scope(svc.engine) as session:
+        latest = store.latest_edition(session)
+        edition = None
+        if latest is not None:
+            edition = {"date": latest.date, "stories": latest.stories[:12]}
+    return _page(
+        svc,
+        request,
+        "web/index.html",
+        edition=edition,
+        sections=svc.settings.sections,
+        timezone=svc.settings.timezone,
+        error=None,
+    )
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+def subscribe_form(
+    request: Request,
+    svc: Svc,
+    email: Annotated[str, Form(max_length=320)] = "",
+    timezone: Annotated[str, Form(max_length=64)] = "",
+    delivery_hour: Annotated[str, Form(max_length=2)] = "",
+    sections: Annotated[list[str] | None, Form()] = None,
+    website: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    try:
+        _check_csrf(svc, request, csrf_token)
+    except _Forbidden:
+        return _message(
+            svc,
+            request,
+            "Please try again",
+            "This form has expired. Reload the page and send it again.",
+            403,
+        )
+    if website:  # the honeypot: people never fill a hidden field, bots do
+        return _message(svc, request, "Almost done", CHECK_INBOX)
+    if not ip_allowed(svc, request):
+        return _message(svc, request, "Slow down", "Too many attempts; try again later.", 429)
+    try:
+        hour = int(delivery_hour) if delivery_hour.strip() else None
+        subscribe(
+            svc,
+            request,
+            email=email,
+            timezone=timezone.strip() or None,
+            sections=sections,
+            hour=hour,
+        )
+    except (InputError, ValueError) as exc:
+        message = str(exc) if isinstance(exc, InputError) else "delivery hour must be a number"
+        return _page(
+            svc,
+            request,
+            "web/index.html",
+            400,
+            edition=None,
+            sections=svc.settings.sections,
+            timezone=svc.settings.timezone,
+            error=message,
+        )
+    return _message(svc, request, "Almost done", CHECK_INBOX)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm(token: str, request: Request, svc: Svc) -> Response:
+    max_age = svc.settings.confirm_max_age_hours * 3600
+    subscriber_id = int(
+        read_token(
+            svc.settings.secret_key.get_secret_value(), subscriptions.CONFIRM, token, max_age
+        )
+    )
+    with session_scope(svc.engine) as session:
+        _, newly = subscriptions.confirm(session, subscriber_id, svc.now())
+    if newly:
+        svc.queue.send("brief.send_welcome", subscriber_id)
+    url = svc.ctx.links.preferences(subscriber_id).removeprefix(svc.settings.base_url)
+    return RedirectResponse(f"{url}?confirmed=1", status_code=303)
+
+
+def _manage_id(svc: Services, token: str) -> int:
+    return int(
+        read_token(
+            svc.settings.secret_key.get_secret_value(),
+            subscriptions.MANAGE,
+            token,
+            subscriptions.MANAGE_MAX_AGE,
+        )
+    )
+
+
+def _preferences_page(
+    svc: Services, request: Request, token: str, *, notice: str | None, status: int = 200
+) -> HTMLResponse:
+    subscriber_id = _manage_id(svc, token)
+    with session_scope(svc.engine) as session:
+        sub = subscriptions.get(session, subscriber_id)
+        view = {
+            "email": sub.email,
+            "status": sub.status,
+            "timezone": sub.timezone,
+            "delivery_hour": sub.delivery_hour,
+            "sections": sub.sections or [],
+        }
+    unsubscribe_url = svc.ctx.links.unsubscribe(subscriber_id)
+    return _page(
+        svc,
+        request,
+        "web/preferences.html",
+        status,
+        sub=view,
+        sections=svc.settings.sections,
+        notice=notice,
+        token=token,
+        unsubscribe_path=unsubscribe_url.removeprefix(svc.settings.base_url),
+    )
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences(token: str, request: Request, svc: Svc, confirmed: int = 0) -> HTMLResponse:
+    notice = "Your subscription is confirmed. Welcome!" if confirmed else None
+    return _preferences_page(svc, request, token, notice=notice)
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+def save_preferences(
+    token: str,
+    request: Request,
+    svc: Svc,
+    timezone: Annotated[str, Form(max_length=64)] = "UTC",
+    delivery_hour: Annotated[int, Form(ge=0, le=23)] = 7,
+    sections: Annotated[list[str] | None, Form()] = None,
+    paused: Annotated[str, Form(max_length=5)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    subscriber_id = _manage_id(svc, token)
+    try:
+        _check_csrf(svc, request, csrf_token)
+    except _Forbidden:
+        return _preferences_page(
+            svc,
+            request,
+            token,
+            status=403,
+            notice="This form has expired; nothing was changed. Try again.",
+        )
+    wanted = [s for s in sections or [] if s in svc.settings.sections] or None
+    with session_scope(svc.engine) as session:
+        subscriptions.update_preferences(
+            session,
+            subscriber_id,
+            sections=wanted,
+            timezone=check_timezone(timezone),
+            delivery_hour=delivery_hour,
+            paused=bool(paused),
+        )
+    return _preferences_page(svc, request, token, notice="Saved.")
+
+
+def _unsubscribe_id(svc: Services, token: str) -> int:
+    return int(
+        read_token(
+            svc.settings.secret_key.get_secret_value(), UNSUBSCRIBE, token, UNSUBSCRIBE_MAX_AGE
+        )
+    )
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_form(token: str, request: Request, svc: Svc) -> HTMLResponse:
+    # Mail scanners fetch links: a GET only shows the button, the POST acts.
+    subscriber_id = _unsubscribe_id(svc, token)
+    with session_scope(svc.engine) as session:
+        email = subscriptions.get(session, subscriber_id).email
+    return _page(svc, request, "web/unsubscribe.html", email=email, token=token)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(token: str, request: Request, svc: Svc) -> HTMLResponse:
+    """RFC 8058 one-click: no cookie, no CSRF token; the signed token is the authority."""
+    subscriber_id = _unsubscribe_id(svc, token)
+    with session_scope(svc.engine) as session:
+        email = subscriptions.unsubscribe(session, subscriber_id, svc.now()).email
+    return _message(
+        svc,
+        request,
+        "You are unsubscribed",
+        f"{email} will get no more emails from {svc.settings.name}.",
+        links=[("/", "Changed your mind? Subscribe again")],
+    )
+
+
+@router.get("/archive", response_class=HTMLResponse)
+def archive(request: Request, svc: Svc) -> HTMLResponse:
+    with session_scope(svc.engine) as session:
+        editions = [
+            {"date": e.date, "subject": e.subject, "stories": len(e.stories)}
+            for e in store.list_editions(session)
+        ]
+    return _page(svc, request, "web/archive.html", editions=editions)
+
+
+def _edition_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise NotFoundError(f"no edition for {value!r}") from None
+
+
+@router.get("/editions/{day}", response_class=HTMLResponse)
+def edition(day: str, svc: Svc) -> HTMLResponse:
+    with session_scope(svc.engine) as session:
+        found = store.edition_for_date(session, _edition_date(day))
+        if found is None:
+            raise NotFoundError(f"no edition for {day}")
+        return HTMLResponse(found.html)
+
+
+@router.get("/feed.xml")
+def feed(svc: Svc) -> Response:
+    atom = "http://www.w3.org/2005/Atom"
+    ET.register_namespace("", atom)
+    root = ET.Element(f"{{{atom}}}feed")
+    base = svc.settings.base_url
+    ET.SubElement(root, f"{{{atom}}}title").text = svc.settings.name
+    ET.SubElement(root, f"{{{atom}}}id").text = f"{base}/feed.xml"
+    ET.SubElement(root, f"{{{atom}}}link", href=f"{base}/feed.xml", rel="self")
+    ET.SubElement(root, f"{{{atom}}}link", href=f"{base}/archive")
+    with session_scope(svc.engine) as session:
+        editions = store.list_editions(session)[:30]
+        updated = editions[0].created_at if editions else svc.now()
+        ET.SubElement(root, f"{{{atom}}}updated").text = updated.isoformat()
+        for e in editions:
+            entry = ET.SubElement(root, f"{{{atom}}}entry")
+            url = f"{base}/editions/{e.date.isoformat()}"
+            ET.SubElement(entry, f"{{{atom}}}title").text = e.subject or str(e.date)
+            ET.SubElement(entry, f"{{{atom}}}id").text = url
+            ET.SubElement(entry, f"{{{atom}}}link", href=url)
+            ET.SubElement(entry, f"{{{atom}}}updated").text = e.created_at.isoformat()
+            ET.SubElement(entry, f"{{{atom}}}content", type="html").text = e.html
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return Response(body, media_type="application/atom+xml")
+
+
+@router.get("/healthz")
+def healthz(svc: Svc) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        with svc.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, don't crash: this is what health checks are for
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        svc.queue.ping()
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse(checks, status_code=200 if healthy else 503)
+
+
+@router.get("/static/app.js")
+def app_js() -> Response:
+    return Response(APP_JS, media_type="text/javascript")
