@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 from brief import store
 from brief.delivery import MailContext
 from brief.digest.build import build_digest, edition_time, edition_window
+from brief.errors import InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
+
+MIN_DAY, MAX_DAY = date(1971, 1, 1), date(9998, 12, 31)  # windows stay in datetime's range
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ def build_edition(
     rebuild: bool = False,
 ) -> tuple[Edition, bool]:
     """Build the edition of `day` unless it exists. Returns (edition, created)."""
+    if not MIN_DAY <= day <= MAX_DAY:
+        raise InputError(f"no edition can be made for {day.isoformat()}")
     existing = store.edition_for_date(session, day)
     if existing is not None:
         if not rebuild:

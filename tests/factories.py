@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -76,3 +77,18 @@ class RecordingSender:
 
     def recipients(self) -> list[str]:
         return [str(m["To"]) for m in self.messages]
+
+
+class RecordingQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def send(self, name: str, *args: Any) -> str:
+        self.sent.append((name, args))
+        return f"task-{len(self.sent)}"
+
+    def ping(self) -> None:
+        return None
+
+    def names(self) -> list[str]:
+        return [n for n, _ in self.sent]

@@ -6,7 +6,7 @@ import hmac
 from datetime import date as Day
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -27,6 +27,8 @@ from brief.web.pages import CHECK_INBOX, ip_allowed, subscribe
 router = APIRouter(prefix="/api")
 Svc = Annotated[Services, Depends(services)]
 bearer = HTTPBearer(auto_error=False)
+# Ids are database integers: anything larger is a 422, not an overflow deep down.
+EditionId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 
 def operator(
@@ -138,7 +140,7 @@ def create_edition(body: BuildIn, svc: Svc) -> BuildOut:
 
 
 @router.get("/editions/{edition_id}", dependencies=[Operator])
-def get_edition(edition_id: int, svc: Svc) -> EditionOut:
+def get_edition(edition_id: EditionId, svc: Svc) -> EditionOut:
     """An edition with its stories; `deliveries` counts by status show a send's progress."""
     with session_scope(svc.engine) as session:
         return _edition_out(session, store.get_edition(session, edition_id), stories=True)
@@ -150,7 +152,7 @@ class SendOut(BaseModel):
 
 
 @router.post("/editions/{edition_id}/send", status_code=202, dependencies=[Operator])
-def send_edition(edition_id: int, svc: Svc) -> SendOut:
+def send_edition(edition_id: EditionId, svc: Svc) -> SendOut:
     with session_scope(svc.engine) as session:
         store.get_edition(session, edition_id)
     task_id = svc.queue.send("brief.send_edition", edition_id)
@@ -168,7 +170,7 @@ class TestSendResult(BaseModel):
 
 
 @router.post("/editions/{edition_id}/test-send", dependencies=[Operator])
-def test_send(edition_id: int, body: TestSendIn, svc: Svc) -> list[TestSendResult]:
+def test_send(edition_id: EditionId, body: TestSendIn, svc: Svc) -> list[TestSendResult]:
     """Send the edition only to these addresses, marked as a test; no delivery is recorded."""
     addresses = [normalize_email(a) for a in body.to]
     with session_scope(svc.engine) as session:
@@ -179,7 +181,7 @@ def test_send(edition_id: int, body: TestSendIn, svc: Svc) -> list[TestSendResul
 
 
 @router.get("/editions/{edition_id}/preview", response_class=HTMLResponse, dependencies=[Operator])
-def preview(edition_id: int, svc: Svc) -> HTMLResponse:
+def preview(edition_id: EditionId, svc: Svc) -> HTMLResponse:
     with session_scope(svc.engine) as session:
         return HTMLResponse(store.get_edition(session, edition_id).html)
 
@@ -253,11 +255,13 @@ class SubscriberPage(BaseModel):
 
 @router.get("/subscribers", dependencies=[Operator])
 def list_subscribers(
-    svc: Svc, status: str | None = None, page: int = 1, per_page: int = 50
+    svc: Svc,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SubscriberPage:
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    page, per_page = max(page, 1), min(max(per_page, 1), 500)
     query = select(Subscriber)
     if status:
         query = query.where(Subscriber.status == status)

@@ -129,3 +129,13 @@ def test_an_edition_is_built_once_per_date(engine: Engine) -> None:
 
     with session_scope(engine) as session, pytest.raises(InputError, match="already been sent"):
         build_edition(session, plan(), CTX, day=NOW.date(), now=NOW, rebuild=True)
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_an_edition_date_out_of_range_is_a_clear_error(engine: Engine, day: str) -> None:
+    from datetime import date
+
+    from brief.errors import InputError
+
+    with session_scope(engine) as session, pytest.raises(InputError, match="no edition"):
+        build_edition(session, plan(), CTX, day=date.fromisoformat(day), now=NOW)

@@ -25,25 +25,17 @@ from brief.ratelimit import MemoryRateLimiter
 from brief.subscriptions import CONFIRM, MANAGE
 from brief.tokens import UNSUBSCRIBE, make_token
 from brief.web.app import create_app
-from tests.factories import CTX, NOW, RecordingSender, add_feed_with_articles, plan
+from tests.factories import (
+    CTX,
+    NOW,
+    RecordingQueue,
+    RecordingSender,
+    add_feed_with_articles,
+    plan,
+)
 
 SECRET = "web-test-secret"
 ADMIN = "operator-token-123"
-
-
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, tuple[Any, ...]]] = []
-
-    def send(self, name: str, *args: Any) -> str:
-        self.sent.append((name, args))
-        return f"task-{len(self.sent)}"
-
-    def ping(self) -> None:
-        return None
-
-    def names(self) -> list[str]:
-        return [n for n, _ in self.sent]
 
 
 @pytest.fixture
