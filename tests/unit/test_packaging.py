@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_compose_file_names_the_services() -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"redis", "postgres", "worker", "beat", "mailpit"} <= set(services)
+    assert {"redis", "postgres", "worker", "beat", "mailpit", "web", "inbound"} <= set(services)
     worker_env = services["worker"]["environment"]
     assert worker_env["BRIEF_BROKER_URL"].startswith("redis://")
     assert worker_env["BRIEF_DATABASE_URL"].startswith("postgresql://")
