@@ -21,12 +21,16 @@ def template_dir() -> Path:
     raise FileNotFoundError(f"no templates folder at {_PACKAGE_TEMPLATES} or {_REPO_TEMPLATES}")
 
 
-def wrap(text: str, width: int = 72, indent: str = "") -> str:
-    """Fill plain text to ``width`` columns; long words (URLs) are never split."""
+def wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    """Fill plain text to ``width`` columns; long words (URLs) are never split.
+
+    Every line starts with ``indent``, the first with ``first`` when given
+    (``wrap(title, indent="  ", first="* ")`` makes a hanging bullet).
+    """
     return textwrap.fill(
         " ".join(text.split()),
         width=width,
-        initial_indent=indent,
+        initial_indent=indent if first is None else first,
         subsequent_indent=indent,
         break_long_words=False,
         break_on_hyphens=False,

@@ -57,9 +57,18 @@ class _StoryView:
     title: str
     summary: str
     url: str | None
-    source: str
+    section: str
+    source: _Link
     also: tuple[_Link, ...]
     image: _Image | None
+
+    @property
+    def credit(self) -> str:
+        """'Source: France 24 · Also reported by AFP, Wire' (the plain-text form)."""
+        line = f"Source: {self.source.name}"
+        if self.also:
+            line += " · Also reported by " + ", ".join(link.name for link in self.also)
+        return line
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,15 @@ def window_text(digest: Digest) -> str:
     return _count(hours, "hour", "hours")
 
 
-def _story_view(story: Story, *, with_image: bool) -> _StoryView:
-    primary = story.sources[0].name if story.sources else "unknown"
+def top_story(digest: Digest) -> Story | None:
+    """The story the edition leads with: the highest score, the first of equals."""
+    stories = digest.stories
+    return max(stories, key=lambda st: st.score) if stories else None
+
+
+def _story_view(story: Story, section: str, *, with_image: bool) -> _StoryView:
+    primary = story.sources[0] if story.sources else None
+    source = _Link(one_line(primary.name), web_link(primary.url)) if primary else _Link("", None)
     also = tuple(_Link(one_line(s.name), web_link(s.url)) for s in story.sources[1:])
     image_url = web_link(story.image_url) if with_image else None
     image = _Image(image_url, one_line(story.image_alt or story.title)) if image_url else None
@@ -135,24 +151,34 @@ def _story_view(story: Story, *, with_image: bool) -> _StoryView:
         title=one_line(story.title),
         summary=story.summary.strip(),
         url=web_link(story.url),
-        source=one_line(primary),
+        section=section,
+        source=source if source.name else _Link("unknown", None),
         also=also,
         image=image,
     )
 
 
-def _section_views(digest: Digest) -> tuple[_SectionView, ...]:
-    views = []
-    first = True
+def _views(digest: Digest) -> tuple[_StoryView | None, tuple[_SectionView, ...]]:
+    """The top story (with its image) and the sections without it, empty ones skipped."""
+    top = top_story(digest)
+    top_view = None
+    sections = []
     for section in digest.sections:
-        if not section.stories:
-            continue
         stories = []
         for story in section.stories:
-            stories.append(_story_view(story, with_image=first))
-            first = False
-        views.append(_SectionView(section.title, tuple(stories)))
-    return tuple(views)
+            if story is top and top_view is None:
+                top_view = _story_view(story, section.title, with_image=True)
+            else:
+                stories.append(_story_view(story, section.title, with_image=False))
+        if stories:
+            sections.append(_SectionView(section.title, tuple(stories)))
+    return top_view, tuple(sections)
+
+
+def default_preheader(digest: Digest, count: int = 3) -> str:
+    """The inbox preview line: the top stories' headlines, most important first."""
+    ranked = sorted(digest.stories, key=lambda st: -st.score)  # stable: ties keep order
+    return shorten(" · ".join(one_line(st.title) for st in ranked[:count]), PREHEADER_MAX)
 
 
 def _context(
@@ -163,26 +189,34 @@ def _context(
     recipient: Recipient | None,
     postal_address: str,
     subscribe_url: str | None,
+    preferences_url: str | None,
+    preheader: str | None,
 ) -> dict[str, Any]:
-    sections = _section_views(digest)
-    top = sections[0].stories[0] if sections else None
-    titles = [st.title for sec in sections for st in sec.stories[:1]]
+    top, sections = _views(digest)
     web = _require_link(web_url, "web_url")
     nothing = f"No news from your feeds in the last {window_text(digest)}"
+    preferences = None
+    if recipient is not None:
+        if recipient.preferences_url:
+            preferences = web_link(recipient.preferences_url)
+        elif preferences_url:
+            preferences = _require_link(preferences_url, "preferences_url")
+    if preheader is not None:
+        preheader = shorten(one_line(preheader), PREHEADER_MAX)
     return {
         "brief_name": one_line(brief_name),
         "long_date": long_date(digest.edition_date),
-        "preheader": shorten(" · ".join(titles), PREHEADER_MAX) or nothing,
-        "overview": overview(digest) if sections else "",
+        "preheader": preheader or default_preheader(digest) or nothing,
+        "overview": overview(digest) if top else "",
         "nothing": nothing,
-        "sections": sections,
         "top_story": top,
+        "sections": sections,
         "web_url": web,
         "recipient_email": one_line(recipient.email) if recipient else None,
         "unsubscribe_url": (
             _require_link(recipient.unsubscribe_url, "unsubscribe_url") if recipient else None
         ),
-        "preferences_url": web_link(recipient.preferences_url) if recipient else None,
+        "preferences_url": preferences,
         "subscribe_url": (
             _require_link(subscribe_url, "subscribe_url")
             if subscribe_url
@@ -196,7 +230,9 @@ def _context(
 def _inliner() -> css_inline.CSSInliner:
     # keep_at_rules leaves the @media rules (mobile, dark mode) in a <style> tag;
     # never fetch remote stylesheets while rendering.
-    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    # minify_css writes style="a:b;c:d", which keeps a 25-story edition far from
+    # Gmail's 102 KB clipping point.
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False, minify_css=True)
 
 
 def render_digest(
@@ -207,11 +243,17 @@ def render_digest(
     recipient: Recipient | None = None,
     postal_address: str = "",
     subscribe_url: str | None = None,
+    preferences_url: str | None = None,
+    preheader: str | None = None,
 ) -> RenderedEmail:
     """Render one edition for ``recipient``, or the archive/web copy when it is None.
 
-    The web copy has no personal links; its footer invites to subscribe at
-    ``subscribe_url`` (default: the site root of ``web_url``).
+    The edition leads with its top story (highest ``Story.score``, the first of
+    equals) and its image, then the other stories by section. The web copy has no
+    personal links; its footer invites to subscribe at ``subscribe_url`` (default:
+    the site root of ``web_url``). ``preferences_url`` is used for a recipient
+    whose own ``preferences_url`` is unset; ``preheader`` replaces the inbox
+    preview line (default: the top stories' headlines).
     """
     env = make_env()
     ctx = _context(
@@ -221,6 +263,8 @@ def render_digest(
         recipient=recipient,
         postal_address=postal_address,
         subscribe_url=subscribe_url,
+        preferences_url=preferences_url,
+        preheader=preheader,
     )
     subject = shorten(
         one_line(env.get_template("email/digest/subject.txt").render(ctx)), SUBJECT_MAX
