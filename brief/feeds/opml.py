@@ -25,6 +25,10 @@ class OPMLFeed:
     section: str | None = None  # lower-case, spaces as "-"; None when the file gives none
 
 
+# Characters XML 1.0 cannot carry (a feed title may contain them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 class _Refused(Exception):
     pass
 
@@ -82,21 +86,26 @@ def parse_opml(data: bytes) -> list[OPMLFeed]:
 def to_opml(feeds: Iterable[OPMLFeed], title: str) -> str:
     """An OPML 2.0 document with one folder outline per section, in first-seen order."""
     opml = ET.Element("opml", version="2.0")
-    ET.SubElement(ET.SubElement(opml, "head"), "title").text = title
+    ET.SubElement(ET.SubElement(opml, "head"), "title").text = _xml_text(title)
     body = ET.SubElement(opml, "body")
     folders: dict[str, ET.Element] = {}
     for feed in feeds:
         parent = body
         if feed.section:
             if feed.section not in folders:
-                folders[feed.section] = ET.SubElement(
-                    body, "outline", text=feed.section, title=feed.section
-                )
+                section = _xml_text(feed.section)
+                folders[feed.section] = ET.SubElement(body, "outline", text=section, title=section)
             parent = folders[feed.section]
-        name = feed.title or feed.url
+        # Control characters cannot be written in XML 1.0: a title carrying one would
+        # make the whole file unreadable, so they go (and whitespace is folded).
+        name = _xml_text(feed.title) or _xml_text(feed.url)
         ET.SubElement(parent, "outline", type="rss", text=name, title=name, xmlUrl=feed.url)
     ET.indent(opml)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(opml, encoding="unicode") + "\n"
+
+
+def _xml_text(value: str | None) -> str:
+    return " ".join(_CONTROL.sub("", value or "").split())
 
 
 def _attr(attrs: dict[str, str], name: str) -> str | None:
@@ -104,7 +113,7 @@ def _attr(attrs: dict[str, str], name: str) -> str | None:
     value = attrs.get(name)
     if value is None:
         value = next((v for k, v in attrs.items() if k.lower() == name.lower()), None)
-    return (value.strip() or None) if value is not None else None
+    return (" ".join(value.split()) or None) if value is not None else None
 
 
 def _category(value: str | None) -> str | None:

@@ -7,30 +7,18 @@ through Playwright; no browser is downloaded. Screenshots go to
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from brief.mail.render import render_digest, top_story
 from brief.types import Digest, Recipient, Section, Source
+from tests.browser import ARTIFACTS, browser, shoot
 from tests.unit.test_render import realistic_digest
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+__all__ = ["ARTIFACTS", "browser"]  # the fixture, used by name
+
 # A stand-in for the news photo: the page never reaches the network.
 PHOTO = (
     b'<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="900" viewBox="0 0 16 9">'
@@ -39,23 +27,6 @@ PHOTO = (
     b'</linearGradient></defs><rect width="16" height="9" fill="url(#g)"/>'
     b'<rect y="6" width="16" height="3" fill="#55606a"/></svg>'
 )
-
-
-def chromium_path() -> str:
-    path = os.environ.get("BRIEF_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).is_file():
-        pytest.skip(f"Chromium is not installed at {path} (apt-get install chromium)")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    executable = chromium_path()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def stress_edition() -> Digest:
@@ -128,13 +99,6 @@ def layout(page: Any) -> dict[str, Any]:
           };
         }"""
     )
-
-
-def shoot(page: Any, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 @pytest.mark.parametrize("width", [320, 375, 600, 1024])

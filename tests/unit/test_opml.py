@@ -101,3 +101,23 @@ def test_default_feeds_are_sane() -> None:
 
 def test_default_feeds_round_trip_through_opml() -> None:
     assert parse_opml(to_opml(DEFAULT_FEEDS, "Defaults").encode()) == list(DEFAULT_FEEDS)
+
+
+def test_export_survives_control_characters_and_keeps_titles_and_sections() -> None:
+    feeds = [
+        OPMLFeed("https://a.example/rss?x=1&y=2", "Bad\x0btitle\x00 — é <b>", "middle-east"),
+        OPMLFeed("https://b.example/feed", "Café & Co", "world"),
+        OPMLFeed("https://c.example/feed", None, "middle-east"),
+    ]
+    back = parse_opml(to_opml(feeds, "Mine\x01").encode())
+    assert back == [
+        OPMLFeed("https://a.example/rss?x=1&y=2", "Badtitle — é <b>", "middle-east"),
+        OPMLFeed("https://c.example/feed", "https://c.example/feed", "middle-east"),
+        OPMLFeed("https://b.example/feed", "Café & Co", "world"),  # grouped by section
+    ]
+
+
+def test_attribute_whitespace_is_folded() -> None:
+    doc = b"""<opml version="2.0"><body><outline text="  World
+    news "><outline text=" The\tWire " xmlUrl=" https://w.example/rss "/></outline></body></opml>"""
+    assert parse_opml(doc) == [OPMLFeed("https://w.example/rss", "The Wire", "world-news")]
