@@ -1,52 +1,50 @@
 """Pure: the window's stored articles -> one edition's Digest.
 
-This is the skeleton's builder: newest first per section, one story per
-article. Clustering and real summaries replace the story step later; the
-window and section rules stay here.
+The pipeline, in pieces the task canvas can run apart:
+
+    drafts = group_stories(articles, window=..., sections=...)   # cluster + rank
+    chosen = select_drafts(drafts, per_section=..., total=...)    # the caps
+    stories = [summarize_draft(d) for d in chosen]                # one task each
+    digest = compose_digest(stories, edition_date=..., window=..., ...)
+
+`build_digest` is exactly that, in one call. Every step is deterministic.
 """
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
+from brief.digest.rank import StoryDraft, rank_groups, select
+from brief.digest.summarize import Doc, Summary, split_sentences, summarize_story
 from brief.types import ArticleRecord, Digest, Section, Source, Story
+
+__all__ = [
+    "WINDOW",
+    "Doc",
+    "StoryDraft",
+    "Summarizer",
+    "Summary",
+    "build_digest",
+    "compose_digest",
+    "digest_from_stories",
+    "edition_time",
+    "edition_window",
+    "group_stories",
+    "lead_summary",
+    "order_sections",
+    "select_drafts",
+    "split_sentences",
+    "summarize_draft",
+]
 
 WINDOW = timedelta(hours=24)
 
-# A sentence ends at . ! or ? (optionally followed by a closing quote or bracket)
-# and is followed by whitespace and an upper-case letter, digit or opening quote.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"“‘(]?[A-Z0-9])")
-_ABBREVIATIONS = (
-    "Mr.",
-    "Mrs.",
-    "Ms.",
-    "Dr.",
-    "St.",
-    "U.S.",
-    "U.K.",
-    "U.N.",
-    "No.",
-    "Gen.",
-    "Sen.",
-    "Rep.",
-    "Gov.",
-    "Lt.",
-    "Col.",
-    "Jan.",
-    "Feb.",
-    "Aug.",
-    "Sept.",
-    "Oct.",
-    "Nov.",
-    "Dec.",
-    "vs.",
-    "e.g.",
-    "i.e.",
-)
+# What turns a story's articles into a headline and a summary: the extractive
+# `summarize_story` by default, or an `AbstractiveSummarizer` (which falls back to it).
+Summarizer = Callable[[Sequence[Doc]], Summary]
 
 
 def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0) -> datetime:
@@ -57,20 +55,6 @@ def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0)
 def edition_window(end: datetime) -> tuple[datetime, datetime]:
     """The 24 hours before an edition's time."""
     return end - WINDOW, end
-
-
-def split_sentences(text: str) -> list[str]:
-    pieces = _SENTENCE_END.split(text.strip())
-    sentences: list[str] = []
-    for piece in pieces:
-        # Re-join splits made after an abbreviation or an initial ("J. Smith").
-        if sentences and (
-            sentences[-1].endswith(_ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", sentences[-1])
-        ):
-            sentences[-1] = f"{sentences[-1]} {piece}"
-        elif piece:
-            sentences.append(piece)
-    return sentences
 
 
 def lead_summary(text: str, *, max_sentences: int = 2, max_chars: int = 320) -> str:
@@ -96,20 +80,96 @@ def order_sections(present: Iterable[str], configured: Sequence[str]) -> list[st
     return known + sorted(present - set(configured))
 
 
-def _story(article: ArticleRecord) -> Story:
+def group_stories(
+    articles: Iterable[ArticleRecord],
+    *,
+    window: tuple[datetime, datetime] | None = None,
+    now: datetime | None = None,
+    sections: Sequence[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+) -> list[StoryDraft]:
+    """Every story of the window (articles grouped, then ranked), highest score first.
+
+    `now` (for recency) defaults to the window's end, else to the newest article.
+    """
+    kept = [a for a in articles if window is None or window[0] <= a.published_at < window[1]]
+    kept.sort(key=lambda a: (a.published_at, a.id))
+    if not kept:
+        return []
+    reference = now or (window[1] if window else max(a.published_at for a in kept))
+    groups = cluster_articles(kept, threshold=threshold)
+    return rank_groups(groups, now=reference, sections=sections)
+
+
+def select_drafts(
+    drafts: Iterable[StoryDraft], *, per_section: int, total: int | None = None
+) -> list[StoryDraft]:
+    """The drafts that make the edition: the best within the caps (summarize only these)."""
+    return select(drafts, per_section=per_section, total=total)
+
+
+def _docs(draft: StoryDraft) -> list[Doc]:
+    return [
+        Doc(title=a.title, text=a.full_text or a.summary_text, url=a.link, source=a.source)
+        for a in draft.articles
+    ]
+
+
+def summarize_draft(draft: StoryDraft, *, summarizer: Summarizer | None = None) -> Story:
+    """One story, headline and summary made: sources (one per outlet, lead first), image."""
+    summary = (summarizer or summarize_story)(_docs(draft))
+    lead = draft.articles[0]
+    headline = summary.headline or lead.title
+    sources: dict[str, Source] = {}
+    for a in draft.articles:
+        sources.setdefault(a.source, Source(name=a.source, url=a.link, title=a.title))
+    pictured = [a for a in draft.articles if a.image_url]
+    pictured.sort(key=lambda a: a.image_alt is None)  # stable: prefer an image with alt text
+    image = pictured[0] if pictured else None
     return Story(
-        title=article.title,
-        summary=lead_summary(article.summary_text),
-        section=article.section,
-        sources=(Source(name=article.source, url=article.link, title=article.title),),
-        published_at=article.published_at,
-        image_url=article.image_url,
-        image_alt=article.title if article.image_url else None,
+        title=headline,
+        summary=summary.summary,
+        section=draft.section,
+        sources=tuple(sources.values()),
+        published_at=draft.published_at,
+        image_url=image.image_url if image else None,
+        image_alt=(image.image_alt or headline) if image else None,
+        score=draft.score,
     )
 
 
-def _title_key(title: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", "", title.lower()).split())
+def compose_digest(
+    stories: Iterable[Story],
+    *,
+    edition_date: date,
+    window: tuple[datetime, datetime],
+    sections: Sequence[str],
+    per_section: int,
+    total: int | None = None,
+) -> Digest:
+    """The edition from summarized stories: caps applied, sections in configured order,
+    each section best first. The top story (max score) is the first of its section."""
+    ranked = sorted(stories, key=lambda s: (-s.score, -s.published_at.timestamp(), s.title))
+    taken: dict[str, list[Story]] = {}
+    count = 0
+    for story in ranked:
+        if total is not None and count >= total:
+            break
+        bucket = taken.setdefault(story.section, [])
+        if len(bucket) >= per_section:
+            continue
+        bucket.append(story)
+        count += 1
+    built = [
+        Section(name=name, stories=tuple(taken[name]))
+        for name in order_sections([n for n, items in taken.items() if items], sections)
+    ]
+    return Digest(
+        edition_date=edition_date,
+        window_start=window[0],
+        window_end=window[1],
+        sections=tuple(built),
+    )
 
 
 def build_digest(
@@ -119,29 +179,20 @@ def build_digest(
     window: tuple[datetime, datetime],
     sections: Sequence[str],
     per_section: int,
+    total: int | None = None,
+    summarizer: Summarizer | None = None,
 ) -> Digest:
-    start, end = window
-    by_section: dict[str, list[ArticleRecord]] = defaultdict(list)
-    for article in articles:
-        if start <= article.published_at < end:
-            by_section[article.section].append(article)
-
-    built: list[Section] = []
-    for name in order_sections(by_section, sections):
-        newest_first = sorted(by_section[name], key=lambda a: (a.published_at, a.id), reverse=True)
-        seen: set[str] = set()
-        stories: list[Story] = []
-        for article in newest_first:
-            key = _title_key(article.title)
-            if key in seen:  # the same headline from two feeds of one section
-                continue
-            seen.add(key)
-            stories.append(_story(article))
-            if len(stories) == per_section:
-                break
-        built.append(Section(name=name, stories=tuple(stories)))
-    return Digest(
-        edition_date=edition_date, window_start=start, window_end=end, sections=tuple(built)
+    """group -> select -> summarize -> compose, in one call."""
+    drafts = group_stories(articles, window=window, sections=sections)
+    chosen = select_drafts(drafts, per_section=per_section, total=total)
+    stories = [summarize_draft(d, summarizer=summarizer) for d in chosen]
+    return compose_digest(
+        stories,
+        edition_date=edition_date,
+        window=window,
+        sections=sections,
+        per_section=per_section,
+        total=total,
     )
 
 

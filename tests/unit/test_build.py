@@ -1,20 +1,36 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from brief.digest.build import (
+    StoryDraft,
     build_digest,
+    compose_digest,
     digest_from_stories,
     edition_time,
     edition_window,
+    group_stories,
     lead_summary,
     order_sections,
+    select_drafts,
     split_sentences,
+    summarize_draft,
 )
 from brief.types import ArticleRecord, Story
+
+TOPICS = [
+    "Volcano erupts near Naples, villages evacuated overnight.",
+    "Central bank raises interest rates by half a point.",
+    "Football club sacks its manager after five defeats.",
+    "New telescope images show a distant galaxy cluster.",
+    "Parliament passes a bill on renewable energy subsidies.",
+    "Airline strike grounds hundreds of flights in Spain.",
+    "Chess champion retains title after a tense final game.",
+]
 
 END = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
@@ -24,17 +40,23 @@ def article(
     section: str,
     hours_ago: float,
     title: str | None = None,
-    text: str = "First sentence. Second one. Third one.",
+    text: str | None = None,
+    source: str = "Example News",
+    image_url: str | None = None,
+    image_alt: str | None = None,
 ) -> ArticleRecord:
+    if text is None:
+        text = TOPICS[id % len(TOPICS)]
     return ArticleRecord(
         id=id,
-        feed_id=1,
-        source="Example News",
+        feed_id=sum(map(ord, source)),
+        source=source,
         section=section,
         title=title or f"Story {id}",
         link=f"https://example.org/{id}",
         summary_text=text,
-        image_url=None,
+        image_url=image_url,
+        image_alt=image_alt,
         published_at=END - timedelta(hours=hours_ago),
     )
 
@@ -102,14 +124,14 @@ def test_build_digest_window_sections_order_and_cap() -> None:
     )
     assert [s.name for s in digest.sections] == ["world", "business"]
     assert [st.title for st in digest.sections[0].stories] == ["Story 3", "Story 4"]
-    assert digest.sections[0].stories[0].summary == "First sentence. Second one."
+    assert digest.sections[0].stories[0].summary.startswith(TOPICS[3])
     assert digest.sections[0].stories[0].sources[0].url == "https://example.org/3"
 
 
 def test_build_digest_drops_repeated_headlines_in_a_section() -> None:
     articles = [
-        article(1, "world", 1, "Quake hits Chile"),
-        article(2, "world", 2, "Quake hits Chile!"),
+        article(1, "world", 1, "Quake hits Chile", text=TOPICS[0], source="One"),
+        article(2, "world", 2, "Quake hits Chile!", text=TOPICS[0], source="Two"),
     ]
     digest = build_digest(
         articles,
@@ -137,3 +159,95 @@ def test_stories_survive_a_json_round_trip() -> None:
     )
     assert again == digest
     assert again.for_sections(["sport"]).stories == (digest.sections[1].stories[0],)
+
+
+def quake(id: int, source: str, hours_ago: float, **kw: str) -> ArticleRecord:
+    return article(
+        id,
+        "world",
+        hours_ago,
+        title=f"Earthquake kills five in central Chile - {source}",
+        text="A magnitude 7.1 earthquake struck central Chile on Monday, killing at least five "
+        "people. Rescuers searched collapsed buildings through the night.",
+        source=source,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_one_story_from_many_outlets_leads_the_edition() -> None:
+    articles = [
+        article(1, "business", 1, source="Ledger"),
+        quake(2, "Reuters", 3),
+        quake(3, "AFP", 2, image_url="https://img.example/q.jpg", image_alt="Rubble in Talca"),
+        quake(4, "AP", 4),
+        article(5, "world", 1, source="Reuters"),
+    ]
+    digest = build_digest(
+        articles,
+        edition_date=END.date(),
+        window=edition_window(END),
+        sections=["business", "world"],
+        per_section=5,
+    )
+    assert [s.name for s in digest.sections] == ["business", "world"]  # configured order kept
+    top = max(digest.stories, key=lambda s: s.score)
+    assert top.title == "Earthquake kills five in central Chile"
+    assert digest.sections[1].stories[0] == top  # best first within its section
+    assert {s.name for s in top.sources} == {"Reuters", "AFP", "AP"}
+    assert top.image_url == "https://img.example/q.jpg" and top.image_alt == "Rubble in Talca"
+    assert len(digest.stories) == 3
+
+
+def test_total_cap() -> None:
+    articles = [article(i, "world" if i % 2 else "sport", i) for i in range(1, 7)]
+    digest = build_digest(
+        articles,
+        edition_date=END.date(),
+        window=edition_window(END),
+        sections=["world", "sport"],
+        per_section=5,
+        total=3,
+    )
+    assert len(digest.stories) == 3
+    assert [st.title for st in digest.stories] == ["Story 1", "Story 3", "Story 2"]
+
+
+def test_the_canvas_pieces_compose_to_build_digest() -> None:
+    articles = [quake(2, "Reuters", 3), quake(3, "AFP", 2), article(1, "business", 1)]
+    window = edition_window(END)
+    drafts = group_stories(articles, window=window, sections=["world", "business"])
+    assert len(drafts) == 2
+    again = [StoryDraft.from_json(json.loads(json.dumps(d.to_json()))) for d in drafts]
+    assert again == drafts
+    chosen = select_drafts(again, per_section=5, total=10)
+    stories = [summarize_draft(d) for d in chosen]
+    composed = compose_digest(
+        stories,
+        edition_date=END.date(),
+        window=window,
+        sections=["world", "business"],
+        per_section=5,
+        total=10,
+    )
+    whole = build_digest(
+        articles,
+        edition_date=END.date(),
+        window=window,
+        sections=["world", "business"],
+        per_section=5,
+        total=10,
+    )
+    assert composed == whole
+    # A story that failed to summarize is just left out.
+    assert (
+        len(
+            compose_digest(
+                stories[1:],
+                edition_date=END.date(),
+                window=window,
+                sections=["world"],
+                per_section=5,
+            ).stories
+        )
+        == 1
+    )

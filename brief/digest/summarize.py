@@ -1,0 +1,297 @@
+"""Pure: one story's articles -> a headline and a short summary (extractive).
+
+- Headline: the clearest title among the articles: the most central one (the
+  closest to what all the articles say), with penalties for clickbait, ALL
+  CAPS, questions, labels ("LIVE:", "Opinion:") and very long or very short
+  titles; outlet suffixes (" - Reuters", " | CNN") are cut.
+- Summary: two or three sentences, at most about 60 words, drawn from all
+  the articles. Each text is cleaned of page furniture (`boilerplate`), split
+  into sentences (abbreviations, initials, decimals and quotations kept
+  whole), and each sentence is scored by its similarity to the story's
+  centroid and to its titles, plus a lead bias (news puts the point first).
+  Sentences are picked greedily, skipping near-duplicates of those already
+  picked, and are given in reading order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
+from brief.digest.cluster import tokens
+
+MAX_WORDS = 60
+MAX_SENTENCES = 3
+MIN_SENTENCES = 2
+_SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
+_DUPLICATE = 0.5  # cosine above which two sentences say the same thing
+
+# A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets),
+# then whitespace, then an upper-case letter, a digit or an opening quote/bracket.
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]])|(?<=[.!?…][\"'”’)\]][\"'”’)\]]))"
+    r"\s+(?=[\"“‘'(\[]?[A-Z0-9])"
+)
+_ABBREVIATION_WORDS = (
+    "mr mrs ms dr st jr sr prof rev gen sen rep gov lt col capt cmdr sgt maj adm pres supt "
+    "insp det no nos vs etc inc ltd co corp bros jan feb mar apr jun jul aug sep sept oct nov "
+    "dec mon tue tues wed thu thur thurs fri sat sun ft mt ave blvd rd approx dept est fig min "
+    "max e.g i.e u.s u.k u.n a.m p.m d.c u.s.a e.u"
+)
+ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_LAST_WORD = re.compile(r"(\S+)$")
+_INITIAL = re.compile(r"(?:^|[\s(“\"])(?:[A-Z]\.)+$")
+_OPEN_QUOTES = ("“", "”")
+_PRONOUN_START = re.compile(
+    r"^(?:He|She|It|They|This|That|These|Those|His|Her|Its|Their|But|And|Also|However|"
+    r"Meanwhile|Still|Instead|Yet|So)\b"
+)
+_CLICKBAIT = re.compile(
+    r"you won'?t believe|here'?s (?:what|why|how)|this is (?:what|why|how)|what (?:we|you) "
+    r"(?:know|need to know)|\bthings to know\b|\bwatch\b|\bvideo\b|\bphotos?\b|\bquiz\b|"
+    r"^\d+ (?:things|ways|reasons)|\bexplained\b|\bshocking\b|\bslams?\b|\bepic\b",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(
+    r"^(?:live|breaking|opinion|analysis|watch|video|update[d]?|exclusive|editorial|"
+    r"comment|in pictures|explainer)\s*[:|–—-]\s*",
+    re.IGNORECASE,
+)
+_SUFFIX = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One article of a story, as the summarizer sees it."""
+
+    title: str
+    text: str
+    url: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    headline: str
+    summary: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"headline": self.headline, "summary": self.summary}
+
+
+# -- sentences ---------------------------------------------------------------
+
+
+def _ends_with_abbreviation(sentence: str) -> bool:
+    match = _LAST_WORD.search(sentence)
+    if not match:
+        return False
+    word = match.group(1).lstrip("(“\"'‘")
+    if not word.endswith("."):
+        return False
+    if _INITIAL.search(sentence):  # "J." "J.K." "U.S." — an initial, never a full stop
+        # ... unless it is a known upper-case abbreviation that ends sentences
+        # often ("in the U.S."): keep those joined only when short.
+        return True
+    return word[:-1].lower() in ABBREVIATIONS
+
+
+def _open_quote(sentence: str) -> bool:
+    curly = sentence.count(_OPEN_QUOTES[0]) > sentence.count(_OPEN_QUOTES[1])
+    return curly or sentence.count('"') % 2 == 1
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, keeping abbreviations, initials and quotations whole."""
+    pieces = [p for p in _SENTENCE_END.split(" ".join(text.split())) if p]
+    sentences: list[str] = []
+    for piece in pieces:
+        if sentences and (
+            _ends_with_abbreviation(sentences[-1])
+            or (_open_quote(sentences[-1]) and len(sentences[-1].split()) < 60)
+        ):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences
+
+
+# -- headline ----------------------------------------------------------------
+
+
+def clean_title(title: str, sources: Sequence[str] = ()) -> str:
+    """A title without its outlet suffix, label prefix or final full stop."""
+    title = " ".join(title.split())
+    title = _LABEL.sub("", title)
+    match = _SUFFIX.search(title)
+    if match:
+        suffix = match.group(1).strip()
+        known = {s.lower() for s in sources if s}
+        looks_like_outlet = (
+            suffix.lower() in known
+            or re.search(r"\.(?:com|org|net|co\.uk|news)\b", suffix, re.IGNORECASE) is not None
+            or (
+                len(suffix.split()) <= 4
+                and all(w[:1].isupper() or not w[:1].isalpha() for w in suffix.split())
+                and len(title) - len(match.group(0)) > 20
+            )
+        )
+        if looks_like_outlet:
+            title = title[: match.start()]
+    if title.endswith(".") and not title.endswith(("..", "etc.")):
+        title = title[:-1]
+    return title.strip()
+
+
+def _title_penalty(title: str) -> float:
+    penalty = 0.0
+    letters = [c for c in title if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) / len(letters) > 0.6:
+        penalty += 1.0
+    if _CLICKBAIT.search(title):
+        penalty += 0.5
+    if title.endswith("?") or "!" in title:
+        penalty += 0.3
+    words = len(title.split())
+    if words < 4:
+        penalty += 0.4
+    elif words > 16:
+        penalty += 0.05 * (words - 16)
+    if re.search(r"['‘’\"“”]", title[:1] + title[-1:]):
+        penalty += 0.2  # a title that is only a quotation says who said nothing
+    return penalty
+
+
+# -- vectors -----------------------------------------------------------------
+
+Vector = dict[str, float]
+
+
+def _vector(words: Sequence[str], idf: dict[str, float]) -> Vector:
+    vec = {w: (1.0 + math.log(c)) * idf.get(w, 1.0) for w, c in Counter(words).items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {w: v / norm for w, v in vec.items()}
+
+
+def _cosine(a: Vector, b: Vector) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(w, 0.0) for w, v in a.items())
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    doc: int
+    position: int
+    words: int
+
+
+def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    for d, doc in enumerate(docs):
+        position = 0
+        for paragraph in clean_paragraphs(doc.text, doc.title):
+            for raw in split_sentences(paragraph):
+                if position >= _SENTENCES_PER_DOC:
+                    break
+                sentence = strip_dateline(raw)
+                words = len(sentence.split())
+                if is_furniture(sentence) or words < 5 or not re.search(r"[a-z]", sentence):
+                    continue
+                if words > 55 or sentence.endswith(("?", ":")):
+                    position += 1
+                    continue
+                found.append(_Candidate(sentence, d, position, words))
+                position += 1
+    return found
+
+
+def _fit(text: str, max_words: int) -> str:
+    words = text.split()
+    if len(words) <= max_words:
+        return text
+    return " ".join(words[:max_words]).rstrip(",;:—–-") + "…"
+
+
+def summarize_story(
+    docs: Sequence[Doc],
+    *,
+    max_words: int = MAX_WORDS,
+    max_sentences: int = MAX_SENTENCES,
+    min_sentences: int = MIN_SENTENCES,
+) -> Summary:
+    """A headline and a summary drawn from all of a story's articles (first: the lead doc)."""
+    if not docs:
+        return Summary("", "")
+    docs = [
+        d if d.title.strip() else Doc(first_heading(d.text), d.text, d.url, d.source) for d in docs
+    ]
+    sources = [d.source or "" for d in docs]
+    titles = [clean_title(d.title, sources) for d in docs]
+    candidates = _candidates(docs)
+
+    # IDF over this story's sentences and titles: words every sentence uses say little.
+    units = [tokens(c.text) for c in candidates] + [tokens(t) for t in titles]
+    df = Counter(w for unit in units for w in set(unit))
+    n = len(units)
+    idf = {w: math.log((1 + n) / (1 + f)) + 1.0 for w, f in df.items()}
+
+    title_vecs = [_vector(tokens(t), idf) for t in titles]
+    sentence_vecs = [_vector(u, idf) for u in units[: len(candidates)]]
+    centroid: Counter[str] = Counter()
+    for d in range(len(docs)):
+        centroid.update(title_vecs[d])
+        for c, vec in zip(candidates, sentence_vecs, strict=True):
+            if c.doc == d and c.position < 5:
+                centroid.update({w: v / (1 + c.position) for w, v in vec.items()})
+    norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
+    centre: Vector = {w: v / norm for w, v in centroid.items()}
+    all_titles: Counter[str] = Counter()
+    for vec in title_vecs:
+        all_titles.update(vec)
+    title_norm = math.sqrt(sum(v * v for v in all_titles.values())) or 1.0
+    titles_vec: Vector = {w: v / title_norm for w, v in all_titles.items()}
+
+    # Headline: central titles win, unclear ones lose.
+    best_title = max(
+        range(len(titles)),
+        key=lambda i: (_cosine(title_vecs[i], centre) - _title_penalty(titles[i]), -i),
+    )
+    headline = titles[best_title] or titles[0]
+
+    scores: list[float] = []
+    for c, vec in zip(candidates, sentence_vecs, strict=True):
+        score = 0.5 * _cosine(vec, centre) + 0.3 * _cosine(vec, titles_vec)
+        score += 0.35 / math.sqrt(1 + c.position) + (0.05 if c.doc == 0 else 0.0)
+        if c.position > 0 and _PRONOUN_START.match(c.text):
+            score -= 0.15
+        if c.words < 8:
+            score -= 0.1
+        scores.append(score)
+
+    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+    chosen: list[int] = []
+    total = 0
+    for i in order:
+        if len(chosen) >= max_sentences:
+            break
+        if any(_cosine(sentence_vecs[i], sentence_vecs[j]) > _DUPLICATE for j in chosen):
+            continue
+        # "About" max_words: up to a quarter more to reach min_sentences.
+        limit = max_words if len(chosen) >= min_sentences else max_words * 5 // 4
+        if chosen and total + candidates[i].words > limit:
+            continue
+        chosen.append(i)
+        total += candidates[i].words
+    if not chosen:
+        text = " ".join(d.text for d in docs[:1])
+        return Summary(headline, _fit(" ".join(text.split()), max_words))
+    # Reading order: the lead sentence first, then by position in the articles.
+    chosen.sort(key=lambda i: (candidates[i].position, candidates[i].doc))
+    summary = " ".join(candidates[i].text for i in chosen)
+    return Summary(headline, _fit(summary, max_words * 5 // 4))

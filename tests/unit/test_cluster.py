@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from brief.digest.cluster import (
+    Item,
+    cluster_articles,
+    group_items,
+    stem,
+    time_factor,
+    tokens,
+    vectorize,
+)
+from brief.types import ArticleRecord
+
+T0 = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+
+
+def record(
+    id: int, title: str, text: str, hours: float = 0, feed: int | None = None
+) -> ArticleRecord:
+    return ArticleRecord(
+        id=id,
+        feed_id=feed if feed is not None else id,
+        source=f"Outlet {feed if feed is not None else id}",
+        section="world",
+        title=title,
+        link=f"https://example.org/{id}",
+        summary_text=text,
+        image_url=None,
+        published_at=T0 + timedelta(hours=hours),
+    )
+
+
+QUAKE = "A magnitude 7.1 earthquake struck central Chile on Monday, killing at least five people."
+BUDGET = "The finance minister presented the annual budget to parliament, raising fuel taxes."
+
+
+def test_tokens_drop_stop_words_and_stem_plurals() -> None:
+    assert tokens("The Earthquakes hit Chile's cities") == ["earthquake", "hit", "chile", "city"]
+    assert stem("news") == "new" or stem("news") == "news"  # short words stay readable
+    assert stem("crisis") == "crisis"
+
+
+def test_same_story_from_several_outlets_is_one_group() -> None:
+    articles = [
+        record(1, "Earthquake kills five in central Chile", QUAKE),
+        record(2, "Budget raises fuel taxes", BUDGET),
+        record(
+            3,
+            "Chile earthquake: at least five dead",
+            "At least five people died when an earthquake struck central Chile.",
+        ),
+        record(
+            4,
+            "Strong quake hits Chile, five killed",
+            "An earthquake of magnitude 7.1 hit Chile, killing five.",
+        ),
+    ]
+    groups = cluster_articles(articles)
+    assert [[a.id for a in g] for g in groups] == [[1, 3, 4], [2]]
+
+
+def test_unrelated_articles_stay_apart() -> None:
+    items = [Item("Earthquake in Chile", QUAKE), Item("Budget day", BUDGET), Item("", "")]
+    assert group_items(items) == [[0], [1], [2]]
+
+
+def test_an_outlets_update_groups_but_its_other_story_does_not() -> None:
+    articles = [
+        record(1, "Earthquake kills five in central Chile", QUAKE, feed=7),
+        record(2, "Earthquake kills five in central Chile (updated)", QUAKE, hours=2, feed=7),
+        # Same outlet, same country, another story: shares words but is not the same news.
+        record(
+            3,
+            "Chile central bank holds rates",
+            "Chile's central bank held rates on Monday.",
+            feed=7,
+        ),
+    ]
+    assert [[a.id for a in g] for g in cluster_articles(articles)] == [[1, 2], [3]]
+
+
+def test_time_factor_grace_decay_and_cut() -> None:
+    hour = 3600.0
+    factors = time_factor(np.array([0.0, 12 * hour, 36 * hour, 73 * hour, np.nan]))
+    assert factors[0] == factors[1] == 1.0  # within the grace period
+    assert factors[2] == pytest.approx(0.5)  # one half-life past it
+    assert factors[3] == 0.0  # past the maximum gap
+    assert factors[4] == 1.0  # unknown time: no decay
+
+
+def test_dates_keep_far_apart_articles_apart() -> None:
+    same = ("Earthquake kills five in central Chile", QUAKE)
+    near = [Item(*same, time=T0), Item(*same, time=T0 + timedelta(hours=6))]
+    far = [Item(*same, time=T0), Item(*same, time=T0 + timedelta(days=4))]
+    undated = [Item(*same), Item(*same)]
+    assert group_items(near) == [[0, 1]]
+    assert group_items(far) == [[0], [1]]
+    assert group_items(undated) == [[0, 1]]
+
+
+def test_decay_weakens_a_borderline_match() -> None:
+    a = Item("Earthquake kills five in central Chile", QUAKE, time=T0)
+    b_text = "Rescuers in Chile searched rubble after the earthquake on Monday."
+    b_near = Item("Rescuers search rubble in Chile", b_text, time=T0 + timedelta(hours=1))
+    b_later = Item("Rescuers search rubble in Chile", b_text, time=T0 + timedelta(hours=60))
+    similarity = float((vectorize([a, b_near]) @ vectorize([a, b_near]).T)[0, 1])
+    threshold = similarity * 0.9  # a borderline match: just above the threshold
+    assert group_items([a, b_near], threshold=threshold) == [[0, 1]]
+    assert group_items([a, b_later], threshold=threshold) == [[0], [1]]
+
+
+def test_average_link_does_not_chain() -> None:
+    # a~b and b~c, but a and c share nothing: average-link keeps c out of {a, b}.
+    items = [
+        Item("alpha bravo charlie delta", "alpha bravo charlie delta echo"),
+        Item("alpha bravo charlie delta foxtrot golf", "echo foxtrot golf hotel"),
+        Item("foxtrot golf hotel india", "foxtrot golf hotel india juliet"),
+    ]
+    groups = group_items(items, threshold=0.3)
+    assert [0, 1, 2] not in groups
+
+
+def test_grouping_is_deterministic_and_fast_enough() -> None:
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    items = [
+        Item(" ".join(rng.choice(words, 8)), " ".join(rng.choice(words, 30))) for _ in range(2000)
+    ]
+    assert group_items(items) == group_items(items)

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import pytest
+
+from brief.digest.boilerplate import clean_paragraphs, is_furniture, strip_dateline
+from brief.digest.summarize import Doc, clean_title, split_sentences, summarize_story
+from tests.conftest import SEEDS
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two. Three.", ["One.", "Two.", "Three."]),
+        ("Mr. Smith went to Washington. He spoke.", ["Mr. Smith went to Washington.", "He spoke."]),
+        ("The U.S. Army moved. Then it stopped.", ["The U.S. Army moved.", "Then it stopped."]),
+        ('He said "No." Then left.', ['He said "No."', "Then left."]),
+        ("J. K. Rowling wrote it. Fans cheered!", ["J. K. Rowling wrote it.", "Fans cheered!"]),
+        ("Prices rose 2.5 per cent. Markets fell.", ["Prices rose 2.5 per cent.", "Markets fell."]),
+        (
+            "Gen. Frank McKenzie wrote. Sen. Ron Wyden, D-Ore., replied.",
+            ["Gen. Frank McKenzie wrote.", "Sen. Ron Wyden, D-Ore., replied."],
+        ),
+        (
+            "“There is no decision... There has been no decision. Period,” Esper said. "
+            "Then he left.",
+            [
+                "“There is no decision... There has been no decision. Period,” Esper said.",
+                "Then he left.",
+            ],
+        ),
+        (
+            "It happened on Jan. 5 in Paris. Police came.",
+            ["It happened on Jan. 5 in Paris.", "Police came."],
+        ),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "sources", "expected"),
+    [
+        ("Quake hits Chile - Reuters", ["Reuters"], "Quake hits Chile"),
+        (
+            "Quake hits central Chile, killing five | The Guardian",
+            [],
+            "Quake hits central Chile, killing five",
+        ),
+        ("LIVE: Quake hits Chile", [], "Quake hits Chile"),
+        (
+            "Trump castigates Kerry for shadow diplomacy.",
+            [],
+            "Trump castigates Kerry for shadow diplomacy",
+        ),
+        ("Brexit - what happens next", [], "Brexit - what happens next"),
+    ],
+)
+def test_clean_title(title: str, sources: list[str], expected: str) -> None:
+    assert clean_title(title, sources) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Skip to main content",
+        "Page not found",
+        "The content you requested does not exist or is not available anymore.",
+        "Daily news briefReceive essential international news every morning",
+        "Sign up for our newsletter to get the news first.",
+        "Photo: Bryan Woolston/REUTERS",
+        "Soldiers wait at the base. Bryan Woolston/REUTERS/TPX IMAGES OF THE DAY",
+        "(FRANCE 24 with AFP)",
+        "By Jane Smith",
+        "Reporting by John Doe; Editing by Mark Heinrich",
+        "© 2026 Example News. All rights reserved.",
+    ],
+)
+def test_furniture_is_recognised(text: str) -> None:
+    assert is_furniture(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "US Defence Secretary Mark Esper denied Monday that US forces would pull out of Iraq.",
+        "By Monday evening, rescuers had reached the village.",
+        "The newspaper said the minister would resign.",
+    ],
+)
+def test_news_is_not_furniture(text: str) -> None:
+    assert not is_furniture(text)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "PARIS (AFP) — France's parliament voted on Tuesday.",
+            "France's parliament voted on Tuesday.",
+        ),
+        (
+            "WASHINGTON, Jan 5 (Reuters) - The Pentagon said on Monday it had no plans.",
+            "The Pentagon said on Monday it had no plans.",
+        ),
+        (
+            "LONDON — Britain's economy grew faster than expected.",
+            "Britain's economy grew faster than expected.",
+        ),
+        ("NATO leaders met in Brussels on Monday.", "NATO leaders met in Brussels on Monday."),
+    ],
+)
+def test_strip_dateline(sentence: str, expected: str) -> None:
+    assert strip_dateline(sentence) == expected
+
+
+def test_captions_and_repeated_headline_are_dropped() -> None:
+    caption = "Soldiers prepare for departure from Fort Bragg, North Carolina, on January 5, 2020."
+    text = "\n\n".join(
+        [
+            "Troops leave base",
+            caption,
+            caption + " Jane Doe/Reuters",
+            "The soldiers left the base on Monday, officials said, ahead of a long deployment.",
+        ]
+    )
+    assert clean_paragraphs(text, "Troops leave base") == [
+        "The soldiers left the base on Monday, officials said, ahead of a long deployment."
+    ]
+
+
+def test_the_example_page_is_summarized_as_news() -> None:
+    path = SEEDS / "daily-news-brief-example.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (clone ../shared beside the repo)")
+    text = path.read_text(encoding="utf-8")
+    title = "US military has no plans to leave Iraq, Pentagon says after letter 'mistake'"
+    for doc in (Doc(title=title, text=text), Doc(title="", text=text)):
+        result = summarize_story([doc])
+        assert "Esper" in result.summary and "Iraq" in result.summary
+        assert "letter" in result.summary
+        for furniture in (
+            "Skip to",
+            "Page not found",
+            "Daily news brief",
+            "REUTERS",
+            "paratroopers",
+            "FRANCE 24",
+        ):
+            assert furniture not in result.summary
+        assert result.headline == title
+        assert 2 <= len(split_sentences(result.summary)) <= 3
+        assert len(result.summary.split()) <= 75
+
+
+def test_summary_draws_on_all_articles_without_repeating_itself() -> None:
+    docs = [
+        Doc(
+            "Earthquake kills five in central Chile - Reuters",
+            "SANTIAGO (Reuters) — A magnitude 7.1 earthquake struck central Chile on Monday, "
+            "killing at least five people. The quake hit at 3 a.m. local time.",
+            source="Reuters",
+        ),
+        Doc(
+            "YOU WON'T BELIEVE THIS QUAKE",
+            "A magnitude 7.1 earthquake struck central Chile on Monday, "
+            "killing at least five people. "
+            "Rescuers searched collapsed buildings in Talca through the night.",
+        ),
+        Doc(
+            "Chile quake: five dead as rescuers search rubble",
+            "President Gabriel Boric declared a state of emergency in three regions of Chile "
+            "after the earthquake.",
+        ),
+    ]
+    result = summarize_story(docs)
+    assert result.headline in {
+        "Earthquake kills five in central Chile",
+        "Chile quake: five dead as rescuers search rubble",
+    }
+    assert result.summary.count("magnitude 7.1") == 1  # the same sentence from two outlets, once
+    assert "SANTIAGO" not in result.summary
+    assert len(result.summary.split()) <= 75
+    assert len(split_sentences(result.summary)) >= 2
+
+
+def test_summary_of_nothing_and_of_one_long_sentence() -> None:
+    assert summarize_story([]).summary == ""
+    long = "word " * 200
+    summary = summarize_story([Doc("A title here now", long)]).summary
+    assert summary.endswith("…") and len(summary.split()) <= 76
+
+
+def test_summaries_are_deterministic() -> None:
+    docs = [
+        Doc(
+            "Markets fall on rate fears",
+            "Stocks fell sharply on Tuesday. Bonds rallied. Traders worried about rates.",
+        )
+    ]
+    assert summarize_story(docs) == summarize_story(docs)
