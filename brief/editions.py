@@ -1,7 +1,14 @@
-"""Making an edition: load the window's articles, build (pure), render, store."""
+"""Making an edition: load the window's articles, group and summarize (pure), render, store.
+
+Two ways through the same steps:
+- `build_edition` does it all in this process (CLI, API, `brief run`);
+- the Celery canvas (tasks/digest.py) calls `draft_edition`, summarizes the drafts
+  in parallel on the workers, then `store_edition` with the stories that came back.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -10,12 +17,24 @@ from sqlalchemy.orm import Session
 
 from brief import store
 from brief.delivery import MailContext
-from brief.digest.build import build_digest, edition_time, edition_window
+from brief.digest.build import (
+    Summarizer,
+    compose_digest,
+    edition_time,
+    edition_window,
+    group_stories,
+    select_drafts,
+    summarize_draft,
+)
+from brief.digest.rank import StoryDraft
 from brief.errors import InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
+from brief.types import Story
 
 MIN_DAY, MAX_DAY = date(1971, 1, 1), date(9998, 12, 31)  # windows stay in datetime's range
+
+Window = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -27,6 +46,7 @@ class EditionPlan:
     edition_hour: int
     zone: ZoneInfo
     edition_minute: int = 0
+    total: int | None = None  # stories in the whole edition
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
@@ -40,32 +60,50 @@ class EditionPlan:
         return min(edition_time(day, self.edition_hour, self.zone, self.edition_minute), now)
 
 
-def build_edition(
+def _check_day(day: date) -> None:
+    if not MIN_DAY <= day <= MAX_DAY:
+        raise InputError(f"no edition can be made for {day.isoformat()}")
+
+
+def existing_edition(session: Session, day: date, *, rebuild: bool) -> Edition | None:
+    """The edition of `day` if there is one to keep; with `rebuild`, drop an unsent one."""
+    _check_day(day)
+    found = store.edition_for_date(session, day)
+    if found is not None and rebuild:
+        store.delete_unsent_edition(session, found)
+        return None
+    return found
+
+
+def draft_edition(
+    session: Session, plan: EditionPlan, *, day: date, now: datetime
+) -> tuple[Window, list[StoryDraft]]:
+    """The window of `day`'s edition and the stories chosen for it, not yet summarized."""
+    _check_day(day)
+    window = edition_window(plan.window_end(day, now))
+    articles = store.articles_in_window(session, *window)
+    drafts = group_stories(articles, window=window, sections=plan.sections)
+    return window, select_drafts(drafts, per_section=plan.per_section, total=plan.total)
+
+
+def store_edition(
     session: Session,
     plan: EditionPlan,
     ctx: MailContext,
     *,
     day: date,
+    window: Window,
+    stories: Iterable[Story],
     now: datetime,
-    rebuild: bool = False,
 ) -> tuple[Edition, bool]:
-    """Build the edition of `day` unless it exists. Returns (edition, created)."""
-    if not MIN_DAY <= day <= MAX_DAY:
-        raise InputError(f"no edition can be made for {day.isoformat()}")
-    existing = store.edition_for_date(session, day)
-    if existing is not None:
-        if not rebuild:
-            return existing, False
-        store.delete_unsent_edition(session, existing)
-
-    window = edition_window(plan.window_end(day, now))
-    articles = store.articles_in_window(session, *window)
-    digest = build_digest(
-        articles,
+    """Compose, render the web copy and store; if another run stored `day` first, that wins."""
+    digest = compose_digest(
+        stories,
         edition_date=day,
         window=window,
         sections=plan.sections,
         per_section=plan.per_section,
+        total=plan.total,
     )
     web_url = f"{ctx.base_url}/editions/{day.isoformat()}"
     rendered = render_digest(
@@ -85,3 +123,22 @@ def build_edition(
             "created_at": now,
         },
     )
+
+
+def build_edition(
+    session: Session,
+    plan: EditionPlan,
+    ctx: MailContext,
+    *,
+    day: date,
+    now: datetime,
+    rebuild: bool = False,
+    summarizer: Summarizer | None = None,
+) -> tuple[Edition, bool]:
+    """Build the edition of `day` here and now, unless it exists. Returns (edition, created)."""
+    found = existing_edition(session, day, rebuild=rebuild)
+    if found is not None:
+        return found, False
+    window, drafts = draft_edition(session, plan, day=day, now=now)
+    stories = [summarize_draft(d, summarizer=summarizer) for d in drafts]
+    return store_edition(session, plan, ctx, day=day, window=window, stories=stories, now=now)

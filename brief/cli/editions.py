@@ -74,6 +74,7 @@ def digest_build(
             day=_parse_day(day) or plan.today(started),
             now=started,
             rebuild=rebuild,
+            summarizer=runtime.summarizer(s),
         )
         if as_json:
             print_json(_edition_json(edition, store.delivery_counts(session, edition.id)))

@@ -13,6 +13,7 @@ from brief.cli.common import state
 from brief.cli.editions import digest_app, editions_app
 from brief.cli.feeds import feeds_app, ingest
 from brief.cli.run import demo, run
+from brief.cli.stories import stories, summarize
 from brief.cli.subscribers import subs_app
 from brief.cli.web import inbound, web
 from brief.errors import BriefError, ConfigError
@@ -31,6 +32,8 @@ app.add_typer(db_app, name="db")
 app.command()(ingest)
 app.command()(run)
 app.command()(demo)
+app.command()(stories)
+app.command()(summarize)
 app.command()(web)
 app.command()(inbound)
 

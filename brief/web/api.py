@@ -18,7 +18,7 @@ from brief.delivery import send_test
 from brief.editions import build_edition
 from brief.errors import InputError
 from brief.models import Delivery, Edition, Feed, Subscriber
-from brief.runtime import edition_plan
+from brief.runtime import edition_plan, summarizer
 from brief.subscribers import normalize_email, parse_subscriber_csv
 from brief.subscriptions import STATUSES
 from brief.web.app import Services, services
@@ -132,7 +132,13 @@ def create_edition(body: BuildIn, svc: Svc) -> BuildOut:
     now = svc.now()
     with session_scope(svc.engine) as session:
         edition, created = build_edition(
-            session, plan, svc.ctx, day=body.date or plan.today(now), now=now, rebuild=body.rebuild
+            session,
+            plan,
+            svc.ctx,
+            day=body.date or plan.today(now),
+            now=now,
+            rebuild=body.rebuild,
+            summarizer=summarizer(svc.settings),
         )
         out = _edition_out(session, edition, stories=True)
     task_id = svc.queue.send("brief.send_edition", out.id) if body.send else None

@@ -101,3 +101,49 @@ def test_editions_cli_without_editions_is_helpful(tmp_path: Path) -> None:
     assert shown.returncode == 1 and "no edition 99" in shown.stderr
     bad_date = brief(tmp_path, "digest", "build", "--date", "yesterday")
     assert bad_date.returncode == 1 and "expected YYYY-MM-DD" in bad_date.stderr
+
+
+def test_summarize_reads_stories_and_writes_summaries(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(
+            {
+                "id": "s1",
+                "docs": [
+                    {
+                        "title": "Quake hits Chile",
+                        "url": "https://a.test/1",
+                        "text": "A strong earthquake struck central Chile on Tuesday. "
+                        "Officials said no tsunami warning was issued. "
+                        "Buildings shook in Santiago for a minute.",
+                    },
+                    {
+                        "title": "Chile earthquake shakes Santiago",
+                        "url": "https://b.test/2",
+                        "text": "Buildings shook in Santiago as a strong earthquake hit. "
+                        "No damage was reported in the capital, officials said.",
+                    },
+                ],
+            }
+        ),
+        "not json",
+        json.dumps({"id": "s2", "docs": []}),
+    ]
+    result = brief(tmp_path, "summarize", "--json", input="\n".join(lines) + "\n")
+    assert result.returncode == 1  # two bad lines, reported; the good one still summarized
+    [out] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert out["id"] == "s1" and out["headline"] and "earthquake" in out["summary"]
+    assert len(out["summary"].split()) <= 60
+    assert "line 2: skipped" in result.stderr and "line 3: skipped" in result.stderr
+
+
+@pytest.mark.slow
+def test_stories_groups_the_demo_feeds(tmp_path: Path) -> None:
+    assert brief(tmp_path, "demo").returncode == 0
+    demo = {"BRIEF_DATA_DIR": str(tmp_path / "data" / "demo")}
+    result = brief(tmp_path, "stories", "--json", env=demo)
+    assert result.returncode == 0, result.stderr
+    stories = json.loads(result.stdout)
+    assert stories and all(s["articles"] and s["articles"][0]["url"] for s in stories)
+    # The samples tell two stories in two outlets each: each is one story here.
+    assert sum(len(s["outlets"]) >= 2 for s in stories) >= 2
+    assert brief(tmp_path, "stories", "--since", "yesterday").returncode == 1
