@@ -30,6 +30,8 @@ from brief import store
 from brief.db import make_engine, migrate, session_scope
 from brief.delivery import MailContext
 from brief.editions import EditionPlan, build_edition
+from brief.feeds.fetch import FetchConfig
+from brief.feeds.ingest import IngestConfig
 from brief.mail.senders import OutboxSender
 from brief.pipeline import ingest_all, send_edition
 from tests.feedserver import FeedServer
@@ -100,7 +102,9 @@ def main() -> None:
                 store.add_subscriber(session, f"reader{i}@example.org", now=now)
 
         def ingest():  # type: ignore[no-untyped-def]
-            return ingest_all(engine, timeout=30, user_agent="brief-bench", now=now)
+            # The feeds are served on 127.0.0.1, which fetches refuse by default.
+            fetch = FetchConfig(user_agent="brief-bench", timeout=30, allow_private=True)
+            return ingest_all(engine, IngestConfig(fetch=fetch, fulltext=False), now=now)
 
         cold = timed("ingest cold", ingest, figures)
         warm = timed("ingest warm (304)", ingest, figures)

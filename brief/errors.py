@@ -8,10 +8,11 @@ The tree, so callers can choose what to retry::
     │   └── InvalidEmailError
     ├── NotFoundError               no such feed / subscriber / edition
     ├── TransientError              worth retrying later
-    │   ├── FetchError              network trouble, timeout, 5xx, 429
+    │   ├── FetchError              network trouble, timeout, 5xx, 429 (may carry Retry-After)
     │   └── MailTransientError      SMTP 4xx, connection refused or dropped
     └── PermanentError              retrying will not help
         ├── FeedGoneError           HTTP 4xx (other than 429), 410
+        ├── FetchRefusedError       the address is loopback/private/... (BRIEF_FETCH_ALLOW_PRIVATE)
         ├── FeedParseError          the body is not a feed
         └── MailPermanentError      SMTP 5xx for a recipient, bad address
 """
@@ -53,18 +54,34 @@ class PermanentError(BriefError):
 class FeedError(BriefError):
     """Base for feed failures; carries the feed URL."""
 
-    def __init__(self, url: str, message: str) -> None:
+    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
         super().__init__(f"{message} ({url})")
         self.url = url
         self.message = message
+        self.status = status  # the HTTP status, when the server answered
 
 
 class FetchError(FeedError, TransientError):
     """Network trouble, timeout, 5xx or 429 while fetching a feed."""
 
+    def __init__(
+        self,
+        url: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(url, message, status=status)
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After)
+
 
 class FeedGoneError(FeedError, PermanentError):
     """The server says the feed is not there (404, 410, other 4xx)."""
+
+
+class FetchRefusedError(FeedError, PermanentError):
+    """The fetch would connect to an address brief does not fetch from (SSRF guard)."""
 
 
 class FeedParseError(FeedError, PermanentError):

@@ -15,9 +15,11 @@ from sqlalchemy import Engine
 from brief import store
 from brief.db import session_factory, session_scope
 from brief.delivery import DeliveryOutcome, MailContext, send_delivery
+from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import MailTransientError
-from brief.feeds.ingest import IngestResult, refresh_feeds
+from brief.feeds.fetch import FetchConfig
+from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
 from brief.mail.senders import EmailSender
 
 
@@ -43,13 +45,24 @@ class RunReport:
 
 
 def ingest_all(
-    engine: Engine, *, timeout: float, user_agent: str, now: datetime
+    engine: Engine,
+    config: IngestConfig | None = None,
+    *,
+    now: datetime,
+    processes: int = 1,
+    timeout: float = 20.0,
+    user_agent: str = "brief",
 ) -> list[IngestResult]:
+    """Refresh every enabled feed now, due or not (``brief ingest``, ``brief run``).
+
+    ``config`` comes from ``runtime.ingest_config``; without one, defaults are used
+    with ``timeout`` and ``user_agent`` (and private addresses refused).
+    """
+    if config is None:
+        config = IngestConfig(fetch=FetchConfig(user_agent=user_agent, timeout=timeout))
     with session_scope(engine) as session:
         ids = store.feed_ids(session)
-    return refresh_feeds(
-        session_factory(engine), ids, timeout=timeout, user_agent=user_agent, now=now
-    )
+    return refresh_feeds(engine, ids, config, now, processes=processes)
 
 
 def send_edition(
@@ -87,15 +100,22 @@ def run_once(
     plan: EditionPlan,
     ctx: MailContext,
     sender: EmailSender,
-    timeout: float,
-    user_agent: str,
+    timeout: float = 20.0,
+    user_agent: str = "brief",
     now: Callable[[], datetime],
+    ingest: IngestConfig | None = None,
+    processes: int = 1,
+    summarizer: Summarizer | None = None,
 ) -> RunReport:
     report = RunReport()
-    report.ingested = ingest_all(engine, timeout=timeout, user_agent=user_agent, now=now())
+    report.ingested = ingest_all(
+        engine, ingest, now=now(), processes=processes, timeout=timeout, user_agent=user_agent
+    )
     started = now()
     with session_scope(engine) as session:
-        edition, created = build_edition(session, plan, ctx, day=plan.today(started), now=started)
+        edition, created = build_edition(
+            session, plan, ctx, day=plan.today(started), now=started, summarizer=summarizer
+        )
         report.edition_id, report.edition_date = edition.id, edition.date
         report.edition_created, report.stories = created, len(edition.stories)
     report.deliveries = send_edition(engine, edition.id, sender, ctx, now)

@@ -5,13 +5,19 @@ Only the edges (CLI, Celery app, web app) call this module.
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import Engine
 
 from brief import __version__
 from brief.config import Settings
 from brief.db import engine_for, migrate
 from brief.delivery import MailContext
+from brief.digest.build import Summarizer
 from brief.editions import EditionPlan
+from brief.feeds.fetch import FetchConfig
+from brief.feeds.ingest import IngestConfig
+from brief.feeds.schedule import PollPolicy
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
 
 
@@ -55,9 +61,54 @@ def edition_plan(settings: Settings) -> EditionPlan:
         per_section=settings.stories_per_section,
         edition_hour=settings.edition_hour,
         edition_minute=settings.edition_minute,
+        total=settings.stories_total,
         zone=settings.zone,
     )
 
 
 def user_agent(settings: Settings) -> str:
     return f"brief/{__version__} (+{settings.base_url})"
+
+
+def fetch_config(settings: Settings) -> FetchConfig:
+    return FetchConfig(
+        user_agent=user_agent(settings),
+        timeout=settings.fetch_timeout,
+        connect_timeout=min(settings.fetch_connect_timeout, settings.fetch_timeout),
+        max_bytes=settings.fetch_max_bytes,
+        concurrency=settings.fetch_concurrency,
+        per_host=settings.fetch_per_host,
+        allow_private=settings.fetch_allow_private,
+    )
+
+
+def ingest_config(settings: Settings) -> IngestConfig:
+    return IngestConfig(
+        fetch=fetch_config(settings),
+        poll=PollPolicy(
+            min_minutes=settings.poll_min_minutes,
+            max_minutes=max(settings.poll_min_minutes, settings.poll_max_minutes),
+        ),
+        fulltext=settings.fulltext,
+    )
+
+
+def ingest_processes() -> int:
+    """Processes for an in-process ingest: one per core (parsing is CPU-bound)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def summarizer(settings: Settings) -> Summarizer | None:
+    """The abstractive summarizer when one is configured; None means extractive."""
+    if not settings.summarizer_url:
+        return None
+    from brief.digest.abstractive import AbstractiveSummarizer
+
+    key = settings.summarizer_api_key
+    return AbstractiveSummarizer(
+        settings.summarizer_url,
+        settings.summarizer_model,
+        api_key=key.get_secret_value() if key else None,
+        timeout=settings.summarizer_timeout,
+        cache_dir=settings.data_dir / "summaries",
+    )

@@ -7,7 +7,7 @@ delivery edition x subscriber) and by claiming rows with a conditional UPDATE.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -36,18 +36,33 @@ def get_feed_by_url(session: Session, url: str) -> Feed | None:
 
 
 def add_feed(
-    session: Session, url: str, section: str, title: str | None = None
+    session: Session,
+    url: str,
+    section: str,
+    title: str | None = None,
+    weight: float | None = None,
 ) -> tuple[Feed, bool]:
-    """Add a feed, or update the section/title of one already there. Returns (feed, created)."""
+    """Add a feed, or update the section/title/weight of one already there.
+
+    Adding a disabled feed again (e.g. after a 410 Gone) enables it and polls it soon.
+    Returns (feed, created).
+    """
     url = check_feed_url(url)
     section = section.strip().lower() or "world"
+    if weight is not None and not weight > 0:
+        raise InputError(f"weight must be a positive number, not {weight}")
     feed = get_feed_by_url(session, url)
     if feed is not None:
         feed.section = section
         if title:
             feed.title = title
+        if weight is not None:
+            feed.weight = weight
+        if feed.disabled_at is not None:
+            feed.disabled_at = feed.disabled_reason = feed.next_poll_at = None
+            feed.error_count = 0
         return feed, False
-    feed = Feed(url=url, section=section, title=title or None, error_count=0)
+    feed = Feed(url=url, section=section, title=title or None, error_count=0, weight=weight or 1.0)
     session.add(feed)
     session.flush()
     return feed, True
@@ -57,8 +72,54 @@ def list_feeds(session: Session) -> list[Feed]:
     return list(session.scalars(select(Feed).order_by(Feed.section, Feed.id)))
 
 
-def feed_ids(session: Session) -> list[int]:
-    return list(session.scalars(select(Feed.id).order_by(Feed.id)))
+def feed_ids(session: Session, *, include_disabled: bool = False) -> list[int]:
+    query = select(Feed.id).order_by(Feed.id)
+    if not include_disabled:
+        query = query.where(Feed.disabled_at.is_(None))
+    return list(session.scalars(query))
+
+
+def claim_due_feeds(session: Session, now: datetime, lease: timedelta) -> list[int]:
+    """Ids of the enabled feeds due a poll (``next_poll_at`` unset or past), claimed.
+
+    Claiming moves their ``next_poll_at`` to ``now + lease`` in the same UPDATE, so a
+    second beat (or an overlapping run) does not pick them again; the refresh then sets
+    the real next poll time, and a feed whose worker died is retried after the lease.
+    """
+    due = Feed.disabled_at.is_(None) & (Feed.next_poll_at.is_(None) | (Feed.next_poll_at <= now))
+    stmt = (
+        update(Feed)
+        .where(due)
+        .values(next_poll_at=now + lease)
+        .returning(Feed.id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(session.scalars(stmt))
+
+
+def insert_articles(session: Session, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert article rows, skipping (feed_id, guid) conflicts; returns {guid: new id}.
+
+    A concurrent refresh of the same feed may have won the race for some rows; those
+    are left out of the answer.
+    """
+    if not rows:
+        return {}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # One cached statement run with many parameter sets (SQLAlchemy's "insertmanyvalues"
+    # batches them, RETURNING included), not one huge VALUES clause compiled per call.
+    stmt = insert(Article).on_conflict_do_nothing().returning(Article.id, Article.guid)
+    result = session.connection().execute(stmt, [_article_columns(row) for row in rows])
+    return {guid: article_id for article_id, guid in result.all()}
+
+
+_ARTICLE_DEFAULTS = {"summary_text": "", "summary_html": "", "full_text": ""}
+
+
+def _article_columns(row: dict[str, Any]) -> dict[str, Any]:
+    # executemany needs the same keys in every parameter set.
+    return {**_ARTICLE_DEFAULTS, **row}
 
 
 def remove_feed(session: Session, url: str) -> None:

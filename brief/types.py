@@ -17,6 +17,8 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Where the feed now lives when every redirect on the way was permanent (301/308).
+    moved_to: str | None = None
 
     @property
     def not_modified(self) -> bool:

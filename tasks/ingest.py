@@ -1,39 +1,60 @@
-"""Ingest tasks: the beat fans out one task per feed."""
+"""Ingest tasks: the beat claims the due feeds and fans them out in batches.
+
+Each batch is one task, fetched concurrently inside one worker process (one event
+loop, a global and a per-host limit), so adding workers adds batches in flight.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from brief import store
-from brief.db import session_factory, session_scope
-from brief.feeds.fetch import make_client
-from brief.feeds.ingest import refresh_feed as refresh_one
-from brief.runtime import user_agent
+from brief.db import session_scope
+from brief.feeds.ingest import IngestResult, refresh_batch
+from brief.runtime import ingest_config
 from tasks.app import app
 from tasks.base import engine, settings, utcnow
 
 log = logging.getLogger(__name__)
 
+BATCH_SIZE = 50  # feeds per task
+# A claimed feed whose task never ran (worker lost) is due again after this.
+LEASE = timedelta(minutes=30)
+
 
 @app.task(name="brief.refresh_due_feeds", ignore_result=True)
 def refresh_due_feeds() -> int:
+    """Claim the feeds due a poll and enqueue one batch task per BATCH_SIZE of them."""
     with session_scope(engine()) as session:
-        ids = store.feed_ids(session)
-    for feed_id in ids:
-        refresh_feed.delay(feed_id)
+        ids = store.claim_due_feeds(session, utcnow(), LEASE)
+    # Enqueued after the claim is committed (session_scope exited).
+    for start in range(0, len(ids), BATCH_SIZE):
+        refresh_feed_batch.delay(ids[start : start + BATCH_SIZE])
     return len(ids)
+
+
+@app.task(name="brief.refresh_feed_batch", soft_time_limit=600, time_limit=660)
+def refresh_feed_batch(feed_ids: list[int]) -> dict[str, Any]:
+    """Fetch and store a batch of feeds; a feed's failure is recorded on its row, never raised."""
+    results = refresh_batch(engine(), feed_ids, ingest_config(settings()), utcnow())
+    return _summary(results)
 
 
 @app.task(name="brief.refresh_feed", soft_time_limit=120, time_limit=150)
 def refresh_feed(feed_id: int) -> dict[str, Any]:
-    """Fetch and store one feed; a feed's failure is recorded on its row, never raised."""
-    s = settings()
-    with (
-        make_client(s.fetch_timeout, user_agent(s)) as client,
-        session_factory(engine())() as session,
-    ):
-        result = refresh_one(session, client, feed_id, utcnow())
-    if result.error:
-        log.warning("feed %s (%s) failed: %s", feed_id, result.url, result.error)
+    """Fetch and store one feed now (a batch of one)."""
+    (result,) = refresh_batch(engine(), [feed_id], ingest_config(settings()), utcnow())
     return {"feed_id": feed_id, "status": result.status, "new_articles": result.new_articles}
+
+
+def _summary(results: list[IngestResult]) -> dict[str, Any]:
+    for r in results:
+        if r.error:
+            log.warning("feed %s (%s) failed: %s", r.feed_id, r.url, r.error)
+    return {
+        "feeds": len(results),
+        "failed": sum(r.status == "error" for r in results),
+        "new_articles": sum(r.new_articles for r in results),
+    }

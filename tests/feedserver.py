@@ -17,6 +17,12 @@ carries that validator and a matching ``If-None-Match``/``If-Modified-Since`` ge
 ``delay`` sleeps before answering (for timeouts). Unknown paths answer 404.
 ``hits[path]`` counts requests; ``requests[path]`` keeps each request's headers.
 
+Misbehaving on purpose: ``drip=(chunk, seconds)`` sends the body ``chunk`` bytes at a
+time with a pause between (a slow drip); ``size=N`` streams N bytes made by repeating
+``body``, never holding them in memory, without Content-Length (``declare=False``) or
+with it. ``sent[path]`` counts the body bytes really written (a client that gives up
+early makes the write fail), and ``max_in_flight`` the most requests answered at once.
+
 To use the ``feed_server`` fixture in a test module, import it there or list
 ``tests.feedserver`` in ``pytest_plugins`` of the root conftest.
 """
@@ -44,6 +50,9 @@ class Route:
     delay: float = 0.0
     etag: str | None = None
     last_modified: str | None = None
+    drip: tuple[int, float] | None = None
+    size: int | None = None
+    declare: bool = True
 
 
 class _Server(ThreadingHTTPServer):
@@ -60,6 +69,9 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: defaultdict[str, list[Message]] = defaultdict(list)
+        self.sent: Counter[str] = Counter()
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -80,10 +92,16 @@ class FeedServer:
         delay: float = 0.0,
         etag: str | None = None,
         last_modified: str | None = None,
+        *,
+        drip: tuple[int, float] | None = None,
+        size: int | None = None,
+        declare: bool = True,
     ) -> str:
         """Set what ``path`` answers; returns its full URL."""
         data = body.encode() if isinstance(body, str) else body
-        self.routes[path] = Route(data, status, dict(headers or {}), delay, etag, last_modified)
+        self.routes[path] = Route(
+            data, status, dict(headers or {}), delay, etag, last_modified, drip, size, declare
+        )
         return self.url(path)
 
     def start(self) -> FeedServer:
@@ -107,6 +125,18 @@ class FeedServer:
         self.stop()
 
     def _respond(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._answer(handler)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client gave up: expected in these tests
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
         with self._lock:
             self.hits[path] += 1
@@ -128,11 +158,22 @@ class FeedServer:
         handler.send_response(route.status)
         headers = {"Content-Type": "application/rss+xml; charset=utf-8", **route.headers}
         headers.update({k: v for k, v in validators.items() if v})
-        headers["Content-Length"] = str(len(route.body))
+        length = len(route.body) if route.size is None else route.size
+        if route.declare:
+            headers["Content-Length"] = str(length)
+        else:
+            headers["Connection"] = "close"  # the end of the body is the end of the stream
+            handler.close_connection = True
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.end_headers()
-        handler.wfile.write(route.body)
+        for chunk in _chunks(route, length):
+            handler.wfile.write(chunk)
+            handler.wfile.flush()
+            with self._lock:
+                self.sent[path] += len(chunk)
+            if route.drip:
+                time.sleep(route.drip[1])
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -147,6 +188,22 @@ class FeedServer:
                 pass
 
         return Handler
+
+
+def _chunks(route: Route, length: int) -> Iterator[bytes]:
+    """The body in pieces: drip-sized, or up to 64 KiB made by repeating ``route.body``."""
+    step = route.drip[0] if route.drip else 64 * 1024
+    if route.size is None:
+        for start in range(0, len(route.body), step):
+            yield route.body[start : start + step]
+        return
+    pattern = route.body or b"x"
+    block = (pattern * (step // len(pattern) + 1))[:step]
+    left = length
+    while left > 0:
+        piece = block[: min(step, left)]
+        left -= len(piece)
+        yield piece
 
 
 def _not_modified(handler: BaseHTTPRequestHandler, route: Route) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from brief import runtime, store
 from brief.cli.common import JsonOpt, ago, now, print_json, state
 from brief.db import session_scope
 from brief.errors import InputError
+from brief.feeds import schedule
 from brief.feeds.opml import OPMLFeed, parse_opml, to_opml
 from brief.models import Feed
 from brief.pipeline import ingest_all
@@ -18,18 +20,51 @@ from brief.pipeline import ingest_all
 feeds_app = typer.Typer(help="Manage the feeds brief reads.", no_args_is_help=True)
 
 
-def _feed_json(feed: Feed) -> dict[str, Any]:
+def _feed_json(feed: Feed, at: datetime) -> dict[str, Any]:
     return {
         "id": feed.id,
         "url": feed.url,
         "title": feed.title,
         "section": feed.section,
+        "weight": feed.weight,
         "last_fetched_at": feed.last_fetched_at,
         "last_success_at": feed.last_success_at,
         "last_status": feed.last_status,
         "error_count": feed.error_count,
         "last_error": feed.last_error,
+        "failing_since": _failing_since(feed),
+        "failing_for_days": _failing_for_days(feed, at),
+        "next_poll_at": feed.next_poll_at,
+        "poll_interval_minutes": feed.poll_interval_minutes,
+        "last_new_article_at": feed.last_new_article_at,
+        "disabled_at": feed.disabled_at,
+        "disabled_reason": feed.disabled_reason,
     }
+
+
+def _failing_since(feed: Feed) -> datetime | None:
+    return schedule.failing_since(feed.error_count, feed.last_success_at, feed.created_at)
+
+
+def _failing_for_days(feed: Feed, at: datetime) -> bool:
+    return schedule.failing_for_days(feed.error_count, feed.last_success_at, feed.created_at, at)
+
+
+def _health(feed: Feed, at: datetime) -> str:
+    if feed.disabled_at is not None:
+        return f"DISABLED since {ago(feed.disabled_at)}: {feed.disabled_reason or 'by hand'}"
+    if not feed.error_count:
+        return "ok"
+    days = ""
+    if _failing_for_days(feed, at):
+        since = _failing_since(feed)
+        assert since is not None
+        days = f" for {(at - since).days} days"
+    return f"FAILING{days} (x{feed.error_count}): {feed.last_error}"
+
+
+def _next(when: datetime | None, at: datetime) -> str:
+    return "now (due)" if when is None or when <= at else ago(when)
 
 
 @feeds_app.command("add")
@@ -37,10 +72,13 @@ def feeds_add(
     url: str,
     section: Annotated[str, typer.Option(help="Section the feed's stories go in.")] = "world",
     title: Annotated[str | None, typer.Option(help="Name shown as the source.")] = None,
+    weight: Annotated[
+        float | None, typer.Option(help="Importance of its stories in ranking (default 1.0).")
+    ] = None,
 ) -> None:
-    """Add a feed (or change the section of one already added)."""
+    """Add a feed (or change the section, title or weight of one already added)."""
     with session_scope(state.engine) as session:
-        feed, created = store.add_feed(session, url, section, title)
+        feed, created = store.add_feed(session, url, section, title, weight)
         typer.echo(f"{'added' if created else 'updated'} {feed.url} in section {feed.section}")
 
 
@@ -63,20 +101,22 @@ def _add_many(feeds: Any) -> None:
 
 @feeds_app.command("list")
 def feeds_list(as_json: JsonOpt = False) -> None:
-    """List feeds with their health."""
+    """List feeds with their health: last success, last error, next poll."""
+    at = now()
     with session_scope(state.engine) as session:
         feeds = store.list_feeds(session)
         if as_json:
-            print_json([_feed_json(f) for f in feeds])
+            print_json([_feed_json(f, at) for f in feeds])
             return
         if not feeds:
             typer.echo(
                 "no feeds yet: brief feeds add URL --section NAME (or brief feeds add-defaults)"
             )
         for f in feeds:
-            health = "ok" if not f.error_count else f"FAILING x{f.error_count}: {f.last_error}"
-            typer.echo(f"[{f.section}] {f.url}  {f.title or ''}")
-            typer.echo(f"    last success {ago(f.last_success_at)}; {health}")
+            weight = f"  weight {f.weight:g}" if f.weight != 1.0 else ""
+            typer.echo(f"[{f.section}] {f.url}  {f.title or ''}{weight}")
+            next_poll = "" if f.disabled_at else f"; next poll {_next(f.next_poll_at, at)}"
+            typer.echo(f"    last success {ago(f.last_success_at)}{next_poll}; {_health(f, at)}")
 
 
 @feeds_app.command("remove")
@@ -121,13 +161,20 @@ def ingest(as_json: JsonOpt = False) -> None:
     """Fetch every feed now and store new articles."""
     s = state.settings
     results = ingest_all(
-        state.engine, timeout=s.fetch_timeout, user_agent=runtime.user_agent(s), now=now()
+        state.engine,
+        runtime.ingest_config(s),
+        now=now(),
+        processes=runtime.ingest_processes(),
     )
     if as_json:
         print_json([r.__dict__ for r in results])
         return
     for r in results:
         detail = f"error: {r.error}" if r.error else f"{r.new_articles} new"
+        if r.updated_articles:
+            detail += f", {r.updated_articles} updated"
+        if r.moved_to:
+            detail += f", moved to {r.moved_to}"
         typer.echo(f"{r.status:>12}  {r.url}  {detail}")
     typer.echo(f"{len(results)} feed(s), {sum(r.new_articles for r in results)} new article(s)")
 

@@ -40,9 +40,10 @@ def _run(settings: Settings) -> RunReport:
         plan=runtime.edition_plan(settings),
         ctx=runtime.mail_context(settings),
         sender=runtime.sender(settings),
-        timeout=settings.fetch_timeout,
-        user_agent=runtime.user_agent(settings),
+        ingest=runtime.ingest_config(settings),
+        processes=runtime.ingest_processes(),
         now=now,
+        summarizer=runtime.summarizer(settings),
     )
 
 
@@ -75,6 +76,8 @@ def demo(
             "result_backend": None,
             "smtp_url": None,
             "outbox_dir": None,
+            # The samples are served on 127.0.0.1, which fetches refuse by default.
+            "fetch_allow_private": True,
         }
     )
     state.use(demo_settings)

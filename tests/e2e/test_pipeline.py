@@ -150,6 +150,7 @@ def running_stack(
             "BRIEF_TIMEZONE": "UTC",
             "BRIEF_EDITION_HOUR": "23",
             "BRIEF_FETCH_TIMEOUT": "3",
+            "BRIEF_FETCH_ALLOW_PRIVATE": "true",  # the feed server is on 127.0.0.1
             "BRIEF_SECTIONS": "world,business",
             **(env or {}),
         }

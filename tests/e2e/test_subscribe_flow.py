@@ -82,7 +82,10 @@ def test_subscribe_confirm_receive_and_leave_in_one_click(tmp_path: Path) -> Non
             },
             mail_from=stack.env["BRIEF_FROM"],
         )
-        with serve(create_app(settings), port), httpx.Client(base_url=base, follow_redirects=True) as browser:
+        with (
+            serve(create_app(settings), port),
+            httpx.Client(base_url=base, follow_redirects=True) as browser,
+        ):
             admin = {"Authorization": f"Bearer {ADMIN}"}
             for path, (section, _) in FEEDS.items():
                 added = browser.post(

@@ -1,0 +1,77 @@
+"""The beat's ingest task: claim the due feeds, one batch task per BATCH_SIZE of them.
+
+Task bodies run here, eagerly (no broker); tests/e2e runs them on a real worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+from brief.config import Settings
+from brief.db import session_scope
+from brief.models import Article, Feed
+from tests.feedserver import FeedServer
+from tests.integration.test_ingest import add_feed, rss
+
+
+@pytest.fixture
+def tasks(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    import tasks.ingest
+    from tasks.app import app
+
+    url = engine.url.render_as_string(hide_password=False)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=url,
+        fetch_allow_private=True,
+        fulltext=False,
+    )
+    saved = {k: app.conf.get(k) for k in ("brief_settings", "task_always_eager")}
+    app.conf.update(brief_settings=settings, task_always_eager=True)
+    monkeypatch.setattr(tasks.ingest, "BATCH_SIZE", 2)
+    batches: list[list[int]] = []
+    real = tasks.ingest.refresh_feed_batch.run
+
+    def recording(feed_ids: list[int]) -> object:
+        batches.append(feed_ids)
+        return real(feed_ids)
+
+    monkeypatch.setattr(tasks.ingest.refresh_feed_batch, "run", recording)
+    try:
+        yield batches
+    finally:
+        app.conf.update(saved)
+
+
+def test_due_feeds_are_claimed_and_refreshed_in_batches(
+    engine: Engine, tasks: list[list[int]]
+) -> None:
+    from tasks.ingest import refresh_due_feeds
+
+    with FeedServer() as server:
+        ids = [
+            add_feed(engine, server.add(f"/{i}.xml", rss((f"g{i}", f"https://w.example/{i}", "T"))))
+            for i in range(5)
+        ]
+        later = datetime.now(UTC) + timedelta(hours=3)
+        with session_scope(engine) as s:  # one feed is not due, one is disabled
+            s.execute(update(Feed).where(Feed.id == ids[3]).values(next_poll_at=later))
+            s.execute(update(Feed).where(Feed.id == ids[4]).values(disabled_at=later))
+
+        assert refresh_due_feeds.run() == 3
+
+        assert tasks == [ids[0:2], ids[2:3]]
+        with session_scope(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Article)) == 3
+            polls = dict(s.execute(select(Feed.id, Feed.next_poll_at)).all())
+        scheduled = [polls[i] for i in ids[:3]]
+        assert all(when is not None and when > datetime.now(UTC) for when in scheduled)
+        # Claimed feeds are not due again until their next poll.
+        assert refresh_due_feeds.run() == 0
+        assert server.hits["/3.xml"] == server.hits["/4.xml"] == 0
