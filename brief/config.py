@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     edition_hour: int = Field(6, ge=0, le=23)
     edition_minute: int = Field(0, ge=0, le=59)
-    ingest_interval_minutes: int = Field(30, ge=1, le=24 * 60)
+    ingest_interval_minutes: int = Field(5, ge=1, le=24 * 60)  # beat tick: feeds due a poll
     sections: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
     stories_per_section: int = Field(5, ge=1, le=50)
     name: str = "Daily Brief"
@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(32, ge=1, le=1000)  # fetches at once, per process
     fetch_per_host: int = Field(4, ge=1, le=100)  # fetches at once to one host
     fetch_allow_private: bool = False  # loopback/private/link-local addresses
-    poll_min_minutes: int = Field(15, ge=1)
+    poll_min_minutes: int = Field(30, ge=1)
     poll_max_minutes: int = Field(24 * 60, ge=1)
     fulltext: bool = True  # fetch the article page when a feed gives only a teaser
     stories_total: int = Field(25, ge=1, le=200)

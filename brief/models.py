@@ -138,7 +138,8 @@ class Subscriber(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # pending | active | unsubscribed | bounced
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    delivery_hour: Mapped[int] = mapped_column(Integer, default=7)
+    # Local hour (in `timezone`) to get each edition; None: as soon as it is made.
+    delivery_hour: Mapped[int | None] = mapped_column(Integer)
     sections: Mapped[list[str] | None] = mapped_column(JSON)  # None: every section
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]

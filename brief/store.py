@@ -162,7 +162,7 @@ def add_subscriber(
     if sections is not None or created:
         sub.sections = sections
     if delivery_hour is not None or created:
-        sub.delivery_hour = 7 if delivery_hour is None else delivery_hour
+        sub.delivery_hour = delivery_hour
     session.flush()
     return sub, created
 
@@ -336,3 +336,30 @@ def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
         .group_by(Delivery.status)
     ).all()
     return {status: count for status, count in rows}
+
+
+def create_due_deliveries(session: Session, edition: Edition, now: datetime) -> int:
+    """Pending deliveries of `edition` for the active subscribers whose morning it now is."""
+    from zoneinfo import ZoneInfo
+
+    from brief.sendtime import is_due
+
+    have = select(Delivery.subscriber_id).where(Delivery.edition_id == edition.id)
+    waiting = session.execute(
+        select(
+            Subscriber.id, Subscriber.email, Subscriber.timezone, Subscriber.delivery_hour
+        ).where(Subscriber.status == "active", Subscriber.id.not_in(have))
+    ).all()
+    rows = [
+        {
+            "edition_id": edition.id,
+            "subscriber_id": sid,
+            "recipient": email,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+        }
+        for sid, email, zone, hour in waiting
+        if is_due(now, edition.created_at, ZoneInfo(zone), hour)
+    ]
+    return insert_ignoring_conflicts(session, Delivery, rows)

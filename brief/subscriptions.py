@@ -91,7 +91,7 @@ def update_preferences(
     *,
     sections: list[str] | None,
     timezone: str,
-    delivery_hour: int,
+    delivery_hour: int | None,
     paused: bool,
 ) -> Subscriber:
     sub = get(session, subscriber_id)

@@ -53,6 +53,8 @@ def make_app(settings: Settings) -> Celery:
                 "task": "brief.refresh_due_feeds",
                 "schedule": timedelta(minutes=settings.ingest_interval_minutes),
             },
+            # Each subscriber gets the edition at their delivery hour, in their time zone.
+            "send-due": {"task": "brief.send_due", "schedule": timedelta(minutes=5)},
             "daily-edition": {
                 "task": "brief.daily_edition",
                 "schedule": crontab(hour=settings.edition_hour, minute=settings.edition_minute),

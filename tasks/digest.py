@@ -1,8 +1,8 @@
 """Edition tasks: the morning run ingests every feed, then builds (a canvas) and sends.
 
-    daily_edition -> chord(refresh_feed x feeds) -> build_and_send(day)
+    daily_edition -> chord(refresh_feed_batch x batches of feeds) -> build_and_send(day)
     build_and_send -> chord(summarize_story x chosen stories) -> compose_edition(day)
-    compose_edition -> store the edition (once per date) -> send_edition
+    compose_edition -> store the edition (once per date) -> send_due (each subscriber's morning)
 
 Summaries run in parallel on any worker; one failing story is logged and left
 out, it never fails the edition.
@@ -25,8 +25,8 @@ from brief.runtime import edition_plan, mail_context, summarizer
 from brief.types import Story
 from tasks.app import app
 from tasks.base import engine, settings, utcnow
-from tasks.ingest import refresh_feed
-from tasks.mail import send_edition
+from tasks.ingest import BATCH_SIZE, refresh_feed_batch
+from tasks.mail import send_due
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ def daily_edition(day: str | None = None) -> None:
     day = day or edition_plan(settings()).today(utcnow()).isoformat()
     body = build_and_send.si(day)
     if ids:
-        chord(refresh_feed.si(feed_id) for feed_id in ids)(body)
+        batches = [ids[i : i + BATCH_SIZE] for i in range(0, len(ids), BATCH_SIZE)]
+        chord(refresh_feed_batch.si(batch) for batch in batches)(body)
     else:
         body.delay()
 
@@ -58,7 +59,7 @@ def build_and_send(day: str, send: bool = True) -> dict[str, Any]:
     if found is not None:
         log.info("edition %s already built (%s)", day, found.id)
         if send:
-            send_edition.delay(found.id)
+            send_due.delay()
         return {"edition_id": found.id, "created": False}
     compose = compose_edition.s(day, [w.isoformat() for w in window], now.isoformat(), send)
     if not drafts:
@@ -107,7 +108,7 @@ def compose_edition(
         "built" if created else "already built",
     )
     if send:
-        send_edition.delay(edition_id)
+        send_due.delay()  # each subscriber in their own morning; the beat sends the rest
     return {
         "edition_id": edition_id,
         "created": created,

@@ -27,6 +27,23 @@ def send_edition(edition_id: int) -> int:
     return len(ids)
 
 
+@app.task(name="brief.send_due", ignore_result=True)
+def send_due() -> int:
+    """Beat: queue the latest edition for every subscriber whose morning it now is."""
+    now = utcnow()
+    with session_scope(engine()) as session:
+        edition = store.latest_edition(session)
+        if edition is None:
+            return 0
+        store.create_due_deliveries(session, edition, now)
+        edition_id = edition.id
+    with session_scope(engine()) as session:
+        ids = store.pending_delivery_ids(session, edition_id)
+    for delivery_id in ids:
+        send_delivery.delay(delivery_id)
+    return len(ids)
+
+
 @app.task(
     name="brief.send_delivery",
     autoretry_for=(MailTransientError,),

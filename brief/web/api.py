@@ -248,7 +248,7 @@ class SubscriberOut(BaseModel):
     email: str
     status: str
     timezone: str
-    delivery_hour: int
+    delivery_hour: int | None
     sections: list[str] | None
 
 

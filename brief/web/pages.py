@@ -118,7 +118,7 @@ def subscribe(
     unknown = [s for s in wanted if s not in svc.settings.sections]
     if unknown:
         raise InputError(f"unknown section(s): {', '.join(unknown)}")
-    delivery_hour = check_hour(hour) if hour is not None else 7
+    delivery_hour = check_hour(hour) if hour is not None else None
     with session_scope(svc.engine) as session:
         outcome = subscriptions.request_subscription(
             session,
@@ -132,6 +132,15 @@ def subscribe(
         f"confirm:{address.lower()}", CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600
     ):
         svc.queue.send("brief.send_confirmation", outcome.subscriber_id)
+
+
+def _hour(value: str) -> int | None:
+    """A form's delivery hour: '' is "as soon as the edition is out"."""
+    if not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise InputError("delivery hour must be a number from 0 to 23")
+    return check_hour(int(value))
 
 
 def ip_allowed(svc: Services, request: Request) -> bool:
@@ -182,7 +191,7 @@ def subscribe_form(
     if not ip_allowed(svc, request):
         return _message(svc, request, "Slow down", "Too many attempts; try again later.", 429)
     try:
-        hour = int(delivery_hour) if delivery_hour.strip() else None
+        hour = _hour(delivery_hour)
         subscribe(
             svc,
             request,
@@ -272,7 +281,7 @@ def save_preferences(
     request: Request,
     svc: Svc,
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
-    delivery_hour: Annotated[int, Form(ge=0, le=23)] = 7,
+    delivery_hour: Annotated[str, Form(max_length=2)] = "",
     sections: Annotated[list[str] | None, Form()] = None,
     paused: Annotated[str, Form(max_length=5)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -289,13 +298,14 @@ def save_preferences(
             notice="This form has expired; nothing was changed. Try again.",
         )
     wanted = [s for s in sections or [] if s in svc.settings.sections] or None
+    hour = _hour(delivery_hour)
     with session_scope(svc.engine) as session:
         subscriptions.update_preferences(
             session,
             subscriber_id,
             sections=wanted,
             timezone=check_timezone(timezone),
-            delivery_hour=delivery_hour,
+            delivery_hour=hour,
             paused=bool(paused),
         )
     return _preferences_page(svc, request, token, notice="Saved.")

@@ -105,7 +105,7 @@ def test_subscribe_confirm_receive_and_leave_in_one_click(tmp_path: Path) -> Non
                     "email": "reader@example.org",
                     "csrf_token": token.group(1),
                     "timezone": "Europe/Paris",
-                    "delivery_hour": "7",
+                    "delivery_hour": "",  # as soon as it is out: the test can't wait for 7:00
                 },
             )
             assert answer.status_code == 200 and "Check your inbox" in answer.text
