@@ -19,6 +19,9 @@ The method, offline and with no model:
    Average-link groups at threshold t always lie inside the connected
    components of the graph of pairs with similarity >= t, so each component
    is clustered on its own with an exact dense linkage, which keeps it fast.
+5. Outlets: one story rarely carries two articles of one outlet, so such a
+   pair counts at half its similarity and two groups that share an outlet
+   merge only as near-copies (an update: mean similarity >= NEAR_COPY).
 """
 
 from __future__ import annotations
@@ -39,13 +42,14 @@ from brief.types import ArticleRecord
 
 DEFAULT_THRESHOLD = 0.3
 SAME_SOURCE = 0.5  # one outlet's two articles must be this much closer to group
-TITLE_WEIGHT = 2.0
+TITLE_WEIGHT = 1.5
 LEAD_WORDS = 60  # how much of an article's text stands for it
 GRACE = timedelta(hours=12)
 HALF_LIFE = timedelta(hours=24)
 MAX_GAP = timedelta(hours=72)
 _BLOCK = 512  # rows per block of the similarity product
 FLOOR = 0.5  # pairs below FLOOR x threshold count as 0 in average-link
+NEAR_COPY = 0.4  # two groups that share an outlet merge only at this mean similarity
 
 STOP_WORDS = frozenset(
     [
@@ -359,12 +363,23 @@ def similar_pairs(
     )
 
 
-def average_link(n: int, pairs: coo_matrix, threshold: float) -> list[list[int]]:
+def average_link(
+    n: int,
+    pairs: coo_matrix,
+    threshold: float,
+    *,
+    sources: npt.NDArray[np.int64] | None = None,
+    near_copy: float = NEAR_COPY,
+) -> list[list[int]]:
     """Average-link agglomerative clustering over a sparse similarity graph.
 
     Merges the two groups with the highest mean pairwise similarity while that
     mean is at least `threshold`. Pairs absent from `pairs` count as 0, so keep
     pairs somewhat below the threshold for a close match to dense average-link.
+
+    With `sources` (outlet codes, -1 = unknown): one story rarely carries two
+    articles of one outlet, so two groups that share an outlet merge only when
+    their mean similarity also reaches `near_copy` (an outlet's update).
     """
     neighbours: list[dict[int, float]] = [{} for _ in range(n)]
     for r, c, v in zip(pairs.row.tolist(), pairs.col.tolist(), pairs.data.tolist(), strict=True):
@@ -374,6 +389,9 @@ def average_link(n: int, pairs: coo_matrix, threshold: float) -> list[list[int]]
     size = [1] * n
     members: list[list[int]] = [[i] for i in range(n)]
     alive = [True] * n
+    outlets: list[set[int]] = [
+        set() if sources is None or sources[i] < 0 else {int(sources[i])} for i in range(n)
+    ]
     heap = [
         (-s, a, b) for a in range(n) for b, s in neighbours[a].items() if a < b and s >= threshold
     ]
@@ -384,6 +402,8 @@ def average_link(n: int, pairs: coo_matrix, threshold: float) -> list[list[int]]
             continue
         if neighbours[a].get(b, 0.0) / (size[a] * size[b]) != -negative:
             continue  # stale: a fresher entry for this pair is in the heap
+        if -negative < near_copy and not outlets[a].isdisjoint(outlets[b]):
+            continue  # one outlet on both sides and not an update: two stories
         if len(neighbours[a]) < len(neighbours[b]):
             a, b = b, a
         del neighbours[a][b]
@@ -399,6 +419,8 @@ def average_link(n: int, pairs: coo_matrix, threshold: float) -> list[list[int]]
         size[a] += size[b]
         members[a].extend(members[b])
         members[b] = []
+        outlets[a] |= outlets[b]
+        outlets[b] = set()
         for k, s in neighbours[a].items():
             mean = s / (size[a] * size[k])
             if mean >= threshold:
@@ -414,6 +436,7 @@ def cluster_matrix(
     threshold: float = DEFAULT_THRESHOLD,
     same_source: float = SAME_SOURCE,
     floor: float = FLOOR,
+    near_copy: float = NEAR_COPY,
     grace: timedelta = GRACE,
     half_life: timedelta = HALF_LIFE,
     max_gap: timedelta = MAX_GAP,
@@ -435,7 +458,7 @@ def cluster_matrix(
         half_life=half_life,
         max_gap=max_gap,
     )
-    groups = average_link(n, pairs, threshold)
+    groups = average_link(n, pairs, threshold, sources=sources, near_copy=near_copy)
     groups.sort(key=lambda g: g[0])
     return groups
 

@@ -132,3 +132,18 @@ def test_grouping_is_deterministic_and_fast_enough() -> None:
         Item(" ".join(rng.choice(words, 8)), " ".join(rng.choice(words, 30))) for _ in range(2000)
     ]
     assert group_items(items) == group_items(items)
+
+
+def test_two_articles_of_one_outlet_are_two_stories_unless_near_copies() -> None:
+    from scipy.sparse import coo_matrix
+
+    from brief.digest.cluster import average_link
+
+    # 0 and 1: one outlet, 0.2 alike; 2 (another outlet) is 0.5 alike to both.
+    rows, cols = np.array([0, 0, 1]), np.array([1, 2, 2])
+    pairs = coo_matrix((np.array([0.2, 0.5, 0.5]), (rows, cols)), shape=(3, 3))
+    sources = np.array([7, 7, 8], dtype=np.int64)
+    assert average_link(3, pairs, 0.3) == [[0, 1, 2]]
+    assert sorted(average_link(3, pairs, 0.3, sources=sources)) == [[0, 2], [1]]
+    near = coo_matrix((np.array([0.9, 0.5, 0.5]), (rows, cols)), shape=(3, 3))
+    assert average_link(3, near, 0.3, sources=sources) == [[0, 1, 2]]
