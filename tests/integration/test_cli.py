@@ -147,3 +147,23 @@ def test_stories_groups_the_demo_feeds(tmp_path: Path) -> None:
     # The samples tell two stories in two outlets each: each is one story here.
     assert sum(len(s["outlets"]) >= 2 for s in stories) >= 2
     assert brief(tmp_path, "stories", "--since", "yesterday").returncode == 1
+
+
+@pytest.mark.slow
+def test_test_send_goes_only_to_the_given_addresses(tmp_path: Path) -> None:
+    assert brief(tmp_path, "demo").returncode == 0
+    demo = {"BRIEF_DATA_DIR": str(tmp_path / "data" / "demo")}
+    result = brief(tmp_path, "digest", "test-send", "1", "--to", "editor@example.org", env=demo)
+    assert result.returncode == 0, result.stderr
+    outbox = tmp_path / "data" / "demo" / "outbox"
+    tests = []
+    for eml in outbox.glob("*.eml"):
+        message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+        if message["To"] == "editor@example.org":
+            tests.append(message)
+    [sent] = tests
+    assert str(sent["Subject"]).startswith("[TEST] ") and sent["List-Unsubscribe"] is None
+    editions = json.loads(brief(tmp_path, "editions", "show", "1", "--json", env=demo).stdout)
+    assert editions["deliveries"] == {"sent": 1}  # the demo subscriber's only; no test row
+    bad = brief(tmp_path, "digest", "test-send", "1", "--to", "x@y.z\r\nBcc: a@b.c", env=demo)
+    assert bad.returncode == 1 and "invalid email address" in bad.stderr
