@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celery import Celery
@@ -93,6 +94,20 @@ class Stack:
     feeds: FeedServer
     log: Path
     worker: subprocess.Popen[bytes]
+
+    def settings(self) -> Settings:
+        """The worker's settings, for an app in this process (the web app, say)."""
+        values: dict[str, Any] = {
+            k.removeprefix("BRIEF_").lower(): v
+            for k, v in self.env.items()
+            if k.startswith("BRIEF_") and k != "BRIEF_FROM"
+        }
+        values["mail_from"] = self.env["BRIEF_FROM"]
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def serve_feeds(self) -> None:
+        for path, (_, body) in FEEDS.items():
+            self.feeds.add(path, body, headers={"Content-Type": "application/rss+xml"})
 
     def check_alive(self) -> None:
         if self.worker.poll() is not None:
@@ -205,8 +220,7 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 
 
 def _serve_and_subscribe(stack: Stack) -> None:
-    for path, (_, body) in FEEDS.items():
-        stack.feeds.add(path, body, headers={"Content-Type": "application/rss+xml"})
+    stack.serve_feeds()
     stack.feeds.add("/broken.xml", b"oops", status=500)
     now = datetime.now(UTC)
     with session_scope(stack.engine) as session:

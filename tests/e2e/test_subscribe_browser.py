@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from brief.config import Settings
 from brief.web.app import create_app
 from tests.browser import browser, shoot
 from tests.e2e.test_pipeline import FEEDS, running_stack
@@ -28,17 +27,8 @@ def test_subscribe_confirm_and_leave_in_a_browser(browser: Any, tmp_path: Path) 
     base = f"http://127.0.0.1:{port}"
     env = {"BRIEF_BASE_URL": base, "BRIEF_ADMIN_TOKEN": ADMIN, "BRIEF_FETCH_ALLOW_PRIVATE": "true"}
     with running_stack("embedded", tmp_path, env=env) as stack:
-        for path, (_, body) in FEEDS.items():
-            stack.feeds.add(path, body, headers={"Content-Type": "application/rss+xml"})
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            **{
-                k.removeprefix("BRIEF_").lower(): v
-                for k, v in stack.env.items()
-                if k.startswith("BRIEF_") and k != "BRIEF_FROM"
-            },
-            mail_from=stack.env["BRIEF_FROM"],
-        )
+        stack.serve_feeds()
+        settings = stack.settings()
         admin = {"Authorization": f"Bearer {ADMIN}"}
         with serve(create_app(settings), port):
             for path, (section, _) in FEEDS.items():

@@ -19,7 +19,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from brief.config import Settings
 from brief.web.app import create_app
 from tests.e2e.test_pipeline import FEEDS, Stack, running_stack
 from tests.smtpserver import Received, free_port
@@ -71,17 +70,8 @@ def test_subscribe_confirm_receive_and_leave_in_one_click(tmp_path: Path) -> Non
     base = f"http://127.0.0.1:{port}"
     env = {"BRIEF_BASE_URL": base, "BRIEF_ADMIN_TOKEN": ADMIN, "BRIEF_FETCH_ALLOW_PRIVATE": "true"}
     with running_stack("embedded", tmp_path, env=env) as stack:
-        for path, (_, body) in FEEDS.items():
-            stack.feeds.add(path, body, headers={"Content-Type": "application/rss+xml"})
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            **{
-                k.removeprefix("BRIEF_").lower(): v
-                for k, v in stack.env.items()
-                if k.startswith("BRIEF_") and k not in ("BRIEF_FROM",)
-            },
-            mail_from=stack.env["BRIEF_FROM"],
-        )
+        stack.serve_feeds()
+        settings = stack.settings()
         with (
             serve(create_app(settings), port),
             httpx.Client(base_url=base, follow_redirects=True) as browser,
