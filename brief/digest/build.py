@@ -44,6 +44,7 @@ WINDOW = timedelta(hours=24)
 
 # What turns a story's articles into a headline and a summary: the extractive
 # `summarize_story` by default, or an `AbstractiveSummarizer` (which falls back to it).
+MAX_SOURCES = 6  # sources shown per story (lead first)
 Summarizer = Callable[[Sequence[Doc]], Summary]
 
 
@@ -122,6 +123,8 @@ def summarize_draft(draft: StoryDraft, *, summarizer: Summarizer | None = None) 
     headline = summary.headline or lead.title
     sources: dict[str, Source] = {}
     for a in draft.articles:
+        if len(sources) == MAX_SOURCES:  # an email line, not a wire-service index
+            break
         sources.setdefault(a.source, Source(name=a.source, url=a.link, title=a.title))
     pictured = [a for a in draft.articles if a.image_url]
     pictured.sort(key=lambda a: a.image_alt is None)  # stable: prefer an image with alt text

@@ -50,6 +50,10 @@ MAX_GAP = timedelta(hours=72)
 _BLOCK = 512  # rows per block of the similarity product
 FLOOR = 0.5  # pairs below FLOOR x threshold count as 0 in average-link
 NEAR_COPY = 0.4  # two groups that share an outlet merge only at this mean similarity
+# Each article keeps only its most similar neighbours: a window of near-identical
+# articles (a wire story syndicated everywhere, a spammy feed) then costs n x K pairs,
+# not n², in time and memory. Real stories rarely reach this many articles.
+MAX_NEIGHBOURS = 40
 
 STOP_WORDS = frozenset(
     [
@@ -348,9 +352,10 @@ def similar_pairs(
             same = (sources[r] == sources[c]) & (sources[r] >= 0)
             v = np.where(same, v * same_source, v)
         keep = v >= threshold
-        rows.append(r[keep])
-        cols.append(c[keep])
-        vals.append(v[keep])
+        r, c, v = _top_per_row(r[keep], c[keep], v[keep], MAX_NEIGHBOURS)
+        rows.append(r)
+        cols.append(c)
+        vals.append(v)
     return coo_matrix(
         (
             np.concatenate(vals) if vals else np.zeros(0),
@@ -361,6 +366,20 @@ def similar_pairs(
         ),
         shape=(n, n),
     )
+
+
+def _top_per_row(
+    r: npt.NDArray[np.int64], c: npt.NDArray[np.int64], v: npt.NDArray[np.float64], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The `k` strongest pairs of each row (ties broken by column, so deterministic)."""
+    if len(r) == 0:
+        return r, c, v
+    order = np.lexsort((c, -v, r))
+    r, c, v = r[order], c[order], v[order]
+    starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    rank = np.arange(len(r)) - np.repeat(starts, np.diff(np.r_[starts, len(r)]))
+    keep = rank < k
+    return r[keep], c[keep], v[keep]
 
 
 def average_link(

@@ -147,3 +147,18 @@ def test_two_articles_of_one_outlet_are_two_stories_unless_near_copies() -> None
     assert sorted(average_link(3, pairs, 0.3, sources=sources)) == [[0, 2], [1]]
     near = coo_matrix((np.array([0.9, 0.5, 0.5]), (rows, cols)), shape=(3, 3))
     assert average_link(3, near, 0.3, sources=sources) == [[0, 1, 2]]
+
+
+def test_near_identical_articles_cost_n_times_k_pairs_not_n_squared() -> None:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    from brief.digest.cluster import MAX_NEIGHBOURS, similar_pairs
+
+    n = 600
+    same = csr_matrix(np.ones((n, 4)) / 2.0)  # 600 copies of one L2-normalised vector
+    pairs = similar_pairs(same, np.full(n, np.nan), 0.3)
+    assert pairs.nnz <= n * MAX_NEIGHBOURS < n * (n - 1) // 2
+    # Every row keeps its strongest pairs; all are equal here, so the lowest columns win.
+    first = sorted(pairs.col[pairs.row == 0].tolist())
+    assert first == list(range(1, MAX_NEIGHBOURS + 1))
