@@ -205,6 +205,9 @@ def articles_in_window(session: Session, start: datetime, end: datetime) -> list
             summary_text=article.summary_text,
             image_url=article.image_url,
             published_at=article.published_at,
+            full_text=article.full_text,
+            weight=feed.weight,
+            image_alt=article.image_alt,
         )
         for article, feed in rows
     ]

@@ -43,3 +43,18 @@ def test_due_deliveries_follow_each_subscribers_morning(engine: Engine) -> None:
         session.expire(edition)
         recipients = {d.recipient for d in edition.deliveries}
     assert recipients == {"now@x.test", "paris7@x.test"}
+
+
+def test_articles_in_window_carry_what_ranking_and_summaries_use(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        feed = add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake"])
+        feed.weight = 2.5
+        article = feed.articles[0]
+        article.full_text, article.image_alt = "The whole article.", "Rubble in Santiago"
+    with session_scope(engine) as session:
+        [record] = store.articles_in_window(session, NOW - timedelta(days=1), NOW)
+    assert (record.weight, record.full_text, record.image_alt) == (
+        2.5,
+        "The whole article.",
+        "Rubble in Santiago",
+    )
