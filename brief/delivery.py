@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,6 +75,37 @@ def edition_digest(edition: Edition) -> Digest:
     return digest_from_stories(edition.date, (edition.window_start, edition.window_end), stories)
 
 
+def digest_message(
+    edition: Edition,
+    digest: Digest,
+    recipient: Recipient,
+    ctx: MailContext,
+    *,
+    message_id: str,
+    now: datetime,
+    test: bool = False,
+) -> EmailMessage:
+    """One recipient's copy of an edition; a test copy is marked and has no List-Unsubscribe."""
+    rendered = render_digest(
+        digest,
+        brief_name=ctx.brief_name,
+        web_url=ctx.web_url(edition),
+        recipient=recipient,
+        postal_address=ctx.postal_address,
+    )
+    if test:
+        rendered = replace(rendered, subject=f"[TEST] {rendered.subject}")
+    return build_message(
+        rendered,
+        sender=ctx.mail_from,
+        to=recipient.email,
+        message_id=message_id,
+        date=now,
+        unsubscribe_url=None if test else recipient.unsubscribe_url,
+        unsubscribe_mailto=None if test else ctx.unsubscribe_mailto(),
+    )
+
+
 def send_delivery(
     session: Session, delivery_id: int, sender: EmailSender, ctx: MailContext, now: datetime
 ) -> DeliveryOutcome:
@@ -98,22 +130,7 @@ def send_delivery(
             preferences_url=ctx.links.preferences(subscriber.id),
         )
         digest = edition_digest(edition).for_sections(subscriber.sections)
-        rendered = render_digest(
-            digest,
-            brief_name=ctx.brief_name,
-            web_url=ctx.web_url(edition),
-            recipient=recipient,
-            postal_address=ctx.postal_address,
-        )
-        message = build_message(
-            rendered,
-            sender=ctx.mail_from,
-            to=delivery.recipient,
-            message_id=message_id,
-            date=now,
-            unsubscribe_url=recipient.unsubscribe_url,
-            unsubscribe_mailto=ctx.unsubscribe_mailto(),
-        )
+        message = digest_message(edition, digest, recipient, ctx, message_id=message_id, now=now)
         where = sender.send(message)
     except MailTransientError as exc:
         store.fail_delivery(session, delivery_id, str(exc), retry=True)
@@ -212,23 +229,15 @@ def send_test(
     outcomes = []
     for n, address in enumerate(addresses):
         recipient = Recipient(email=address, unsubscribe_url=f"{ctx.base_url}/")
-        rendered = render_digest(
-            digest,
-            brief_name=ctx.brief_name,
-            web_url=ctx.web_url(edition),
-            recipient=recipient,
-            postal_address=ctx.postal_address,
-        )
-        rendered = replace(rendered, subject=f"[TEST] {rendered.subject}")
         key = f"{edition.date.isoformat()}.{int(now.timestamp())}.{n}"
-        message = build_message(
-            rendered,
-            sender=ctx.mail_from,
-            to=address,
+        message = digest_message(
+            edition,
+            digest,
+            recipient,
+            ctx,
             message_id=make_message_id("test", key, ctx.domain),
-            date=now,
-            unsubscribe_url=None,
-            unsubscribe_mailto=None,
+            now=now,
+            test=True,
         )
         try:
             where = sender.send(message)
