@@ -27,7 +27,7 @@ from brief.digest.build import (
     summarize_draft,
 )
 from brief.digest.rank import StoryDraft
-from brief.errors import InputError
+from brief.errors import EmptyEditionError, InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
 from brief.types import Story
@@ -96,7 +96,11 @@ def store_edition(
     stories: Iterable[Story],
     now: datetime,
 ) -> tuple[Edition, bool]:
-    """Compose, render the web copy and store; if another run stored `day` first, that wins."""
+    """Compose, render the web copy and store; if another run stored `day` first, that wins.
+
+    An edition with no story is not made: nobody wants an empty email, and the
+    date stays free for a later run once the feeds answer.
+    """
     digest = compose_digest(
         stories,
         edition_date=day,
@@ -105,6 +109,11 @@ def store_edition(
         per_section=plan.per_section,
         total=plan.total,
     )
+    if not digest.stories:
+        raise EmptyEditionError(
+            f"no stories between {window[0]:%Y-%m-%d %H:%M} and {window[1]:%Y-%m-%d %H:%M} UTC: "
+            "no edition made (see `brief feeds list` for failing feeds)"
+        )
     web_url = f"{ctx.base_url}/editions/{day.isoformat()}"
     rendered = render_digest(
         digest, brief_name=ctx.brief_name, web_url=web_url, postal_address=ctx.postal_address

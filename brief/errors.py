@@ -5,7 +5,8 @@ The tree, so callers can choose what to retry::
     BriefError
     ├── ConfigError                 a setting is missing or malformed (user mistake)
     ├── InputError                  bad user input: address, URL, file, date
-    │   └── InvalidEmailError
+    │   ├── InvalidEmailError
+    │   └── EmptyEditionError       no story in the window: no edition is made or sent
     ├── NotFoundError               no such feed / subscriber / edition
     ├── TransientError              worth retrying later
     │   ├── FetchError              network trouble, timeout, 5xx, 429 (may carry Retry-After)
@@ -41,6 +42,10 @@ class InvalidEmailError(InputError):
 
 class NotFoundError(BriefError):
     """The thing asked for does not exist."""
+
+
+class EmptyEditionError(InputError):
+    """No story in an edition's window: nothing is made, and nothing is sent."""
 
 
 class TransientError(BriefError):

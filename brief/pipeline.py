@@ -17,7 +17,7 @@ from brief.db import session_factory, session_scope
 from brief.delivery import DeliveryOutcome, MailContext, send_delivery
 from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
-from brief.errors import MailTransientError
+from brief.errors import EmptyEditionError, MailTransientError
 from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
 from brief.mail.senders import EmailSender
@@ -31,6 +31,7 @@ class RunReport:
     edition_created: bool = False
     stories: int = 0
     deliveries: list[DeliveryOutcome] = field(default_factory=list)
+    edition_error: str | None = None  # why no edition was made
 
     @property
     def new_articles(self) -> int:
@@ -112,11 +113,15 @@ def run_once(
         engine, ingest, now=now(), processes=processes, timeout=timeout, user_agent=user_agent
     )
     started = now()
-    with session_scope(engine) as session:
-        edition, created = build_edition(
-            session, plan, ctx, day=plan.today(started), now=started, summarizer=summarizer
-        )
-        report.edition_id, report.edition_date = edition.id, edition.date
-        report.edition_created, report.stories = created, len(edition.stories)
+    try:
+        with session_scope(engine) as session:
+            edition, created = build_edition(
+                session, plan, ctx, day=plan.today(started), now=started, summarizer=summarizer
+            )
+            report.edition_id, report.edition_date = edition.id, edition.date
+            report.edition_created, report.stories = created, len(edition.stories)
+    except EmptyEditionError as exc:
+        report.edition_error = str(exc)
+        return report
     report.deliveries = send_edition(engine, edition.id, sender, ctx, now)
     return report

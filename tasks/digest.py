@@ -21,6 +21,7 @@ from brief.db import session_scope
 from brief.digest.build import summarize_draft
 from brief.digest.rank import StoryDraft
 from brief.editions import draft_edition, existing_edition, store_edition
+from brief.errors import EmptyEditionError
 from brief.runtime import edition_plan, mail_context, summarizer
 from brief.types import Story
 from tasks.app import app
@@ -63,7 +64,7 @@ def build_and_send(day: str, send: bool = True) -> dict[str, Any]:
         return {"edition_id": found.id, "created": False}
     compose = compose_edition.s(day, [w.isoformat() for w in window], now.isoformat(), send)
     if not drafts:
-        compose.delay([])
+        compose.delay([])  # records, in the log, why there is no edition today
     else:
         chord(summarize_story.s(d.to_json()) for d in drafts)(compose)
     return {"edition_id": None, "stories": len(drafts)}
@@ -87,17 +88,21 @@ def compose_edition(
     """Store the edition from the summarized stories (once per date), then queue its sending."""
     stories = [Story.from_json(r) for r in results if r is not None]
     s = settings()
-    with session_scope(engine()) as session:
-        edition, created = store_edition(
-            session,
-            edition_plan(s),
-            mail_context(s),
-            day=date.fromisoformat(day),
-            window=(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])),
-            stories=stories,
-            now=datetime.fromisoformat(now),
-        )
-        edition_id = edition.id
+    try:
+        with session_scope(engine()) as session:
+            edition, created = store_edition(
+                session,
+                edition_plan(s),
+                mail_context(s),
+                day=date.fromisoformat(day),
+                window=(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])),
+                stories=stories,
+                now=datetime.fromisoformat(now),
+            )
+            edition_id = edition.id
+    except EmptyEditionError as exc:  # nothing to send today: not an error to retry
+        log.warning("edition %s: %s", day, exc)
+        return {"edition_id": None, "created": False, "stories": 0, "reason": str(exc)}
     left_out = len(results) - len(stories)
     log.info(
         "edition %s (%s): %d stories, %d left out, %s",

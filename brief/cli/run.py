@@ -24,6 +24,9 @@ def _print_report(report: RunReport, where: str) -> None:
     )
     for r in report.failed_feeds:
         typer.echo(f"  failed {r.url}: {r.error}")
+    if report.edition_error:
+        typer.echo(f"edition: {report.edition_error}; nothing sent")
+        return
     verb = "built" if report.edition_created else "already built"
     typer.echo(f"edition {report.edition_date} ({verb}): {report.stories} stories")
     for outcome in report.deliveries:

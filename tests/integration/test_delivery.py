@@ -139,3 +139,19 @@ def test_an_edition_date_out_of_range_is_a_clear_error(engine: Engine, day: str)
 
     with session_scope(engine) as session, pytest.raises(InputError, match="no edition"):
         build_edition(session, plan(), CTX, day=date.fromisoformat(day), now=NOW)
+
+
+def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
+    from brief.errors import EmptyEditionError
+    from brief.pipeline import run_once
+
+    with session_scope(engine) as session:
+        store.add_subscriber(session, "one@x.test", now=NOW)
+    with session_scope(engine) as session, pytest.raises(EmptyEditionError, match="no stories"):
+        build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+    sender = RecordingSender()
+    report = run_once(engine, plan=plan(), ctx=CTX, sender=sender, now=lambda: NOW)
+    assert report.edition_id is None and "no edition made" in (report.edition_error or "")
+    assert sender.messages == [] and report.deliveries == []
+    with session_scope(engine) as session:
+        assert store.latest_edition(session) is None  # the date stays free for a later run

@@ -322,6 +322,12 @@ def test_operator_api_needs_the_token(client: TestClient, headers: dict[str, str
     assert client.get("/api/feeds", headers=auth()).json() == []
 
 
+def test_building_with_no_stories_is_a_clear_400(client: TestClient) -> None:
+    built = client.post("/api/editions", json={"send": True}, headers=auth())
+    assert built.status_code == 400 and "no stories" in built.json()["detail"]
+    assert client.get("/api/editions", headers=auth()).json() == []
+
+
 def test_operator_builds_previews_sends_and_test_sends(
     client: TestClient, engine: Engine, queue: RecordingQueue, sender: RecordingSender
 ) -> None:
