@@ -38,7 +38,13 @@ def plan(sections: list[str] | None = None, hour: int = 23) -> EditionPlan:
 
 
 def add_feed_with_articles(
-    session: Session, url: str, section: str, titles: list[str], *, hours_ago: float = 2
+    session: Session,
+    url: str,
+    section: str,
+    titles: list[str],
+    *,
+    hours_ago: float = 2,
+    now: datetime = NOW,
 ) -> Feed:
     feed, _ = store.add_feed(session, url, section, title=f"Source {section}")
     for i, title in enumerate(titles):
@@ -50,8 +56,8 @@ def add_feed_with_articles(
                 title=title,
                 summary_text=f"{title} happened today. More details followed. And more.",
                 summary_html="",
-                published_at=NOW - timedelta(hours=hours_ago + i),
-                fetched_at=NOW,
+                published_at=now - timedelta(hours=hours_ago + i),
+                fetched_at=now,
             )
         )
     session.flush()

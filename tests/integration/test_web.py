@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ def client(
         secret_key=SECRET,
         admin_token=ADMIN,
         sections=["world", "business", "sport"],
+        edition_hour=23,  # "today's edition" then covers the last hours, whenever this runs
     )
     app = create_app(settings, queue=queue, limiter=MemoryRateLimiter(), sender=sender)
     with TestClient(app, base_url="https://brief.test") as c:
@@ -331,8 +332,12 @@ def test_building_with_no_stories_is_a_clear_400(client: TestClient) -> None:
 def test_operator_builds_previews_sends_and_test_sends(
     client: TestClient, engine: Engine, queue: RecordingQueue, sender: RecordingSender
 ) -> None:
+    # "Build now" uses the real clock: the articles are from the last hours, really.
+    recent = datetime.now(UTC) - timedelta(hours=1)
     with session_scope(engine) as session:
-        add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
+        add_feed_with_articles(
+            session, "https://a.test/feed", "world", ["Quake in Chile"], now=recent
+        )
         store.add_subscriber(session, "reader@example.org", now=NOW)
     built = client.post("/api/editions", json={"send": True}, headers=auth())
     assert built.status_code == 201, built.text
@@ -408,6 +413,3 @@ def test_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/api/editions/{edition_id}/test-send" in schema["paths"]
-
-
-del timedelta
