@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -90,8 +91,11 @@ def subscribers_import(path: Path) -> None:
         raise InputError(f"cannot read {path}: {exc}") from None
     rows, rejected = parse_subscriber_csv(text)
     added = 0
-    with session_scope(state.engine) as session:
-        for row in rows:
+    with (
+        session_scope(state.engine) as session,
+        typer.progressbar(rows, label="importing", file=sys.stderr) as progress,
+    ):
+        for row in progress:
             _, created = store.add_subscriber(
                 session, row.email, now=now(), timezone=row.timezone, sections=row.sections
             )
