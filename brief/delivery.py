@@ -191,20 +191,7 @@ def welcome_delivery(session: Session, subscriber_id: int, now: datetime) -> int
     sub = session.get(Subscriber, subscriber_id)
     if sub is None or sub.status != "active":
         return None
-    store.insert_ignoring_conflicts(
-        session,
-        Delivery,
-        [
-            {
-                "edition_id": edition.id,
-                "subscriber_id": sub.id,
-                "recipient": sub.email,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-            }
-        ],
-    )
+    store.add_pending_deliveries(session, edition.id, [(sub.id, sub.email)], now)
     delivery = session.scalar(
         select(Delivery).where(Delivery.edition_id == edition.id, Delivery.subscriber_id == sub.id)
     )

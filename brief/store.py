@@ -6,7 +6,7 @@ delivery edition x subscriber) and by claiming rows with a conditional UPDATE.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -273,23 +273,30 @@ def delete_unsent_edition(session: Session, edition: Edition) -> None:
 # -- deliveries ------------------------------------------------------------
 
 
-def create_deliveries(session: Session, edition_id: int, now: datetime) -> int:
-    """One pending Delivery per active subscriber who has none for this edition."""
-    active = session.execute(
-        select(Subscriber.id, Subscriber.email).where(Subscriber.status == "active")
-    ).all()
+def add_pending_deliveries(
+    session: Session, edition_id: int, recipients: Iterable[tuple[int, str]], now: datetime
+) -> int:
+    """Pending deliveries of an edition to (subscriber id, address) pairs; existing ones kept."""
     rows = [
         {
             "edition_id": edition_id,
-            "subscriber_id": sid,
+            "subscriber_id": subscriber_id,
             "recipient": email,
             "status": "pending",
             "attempts": 0,
             "created_at": now,
         }
-        for sid, email in active
+        for subscriber_id, email in recipients
     ]
     return insert_ignoring_conflicts(session, Delivery, rows)
+
+
+def create_deliveries(session: Session, edition_id: int, now: datetime) -> int:
+    """One pending Delivery per active subscriber who has none for this edition."""
+    active = session.execute(
+        select(Subscriber.id, Subscriber.email).where(Subscriber.status == "active")
+    ).all()
+    return add_pending_deliveries(session, edition_id, active, now)
 
 
 def pending_delivery_ids(session: Session, edition_id: int) -> list[int]:
@@ -353,16 +360,9 @@ def create_due_deliveries(session: Session, edition: Edition, now: datetime) -> 
             Subscriber.id, Subscriber.email, Subscriber.timezone, Subscriber.delivery_hour
         ).where(Subscriber.status == "active", Subscriber.id.not_in(have))
     ).all()
-    rows = [
-        {
-            "edition_id": edition.id,
-            "subscriber_id": sid,
-            "recipient": email,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-        }
+    due = [
+        (sid, email)
         for sid, email, zone, hour in waiting
         if is_due(now, edition.created_at, ZoneInfo(zone), hour)
     ]
-    return insert_ignoring_conflicts(session, Delivery, rows)
+    return add_pending_deliveries(session, edition.id, due, now)

@@ -42,13 +42,6 @@ def refresh_feed_batch(feed_ids: list[int]) -> dict[str, Any]:
     return _summary(results)
 
 
-@app.task(name="brief.refresh_feed", soft_time_limit=120, time_limit=150)
-def refresh_feed(feed_id: int) -> dict[str, Any]:
-    """Fetch and store one feed now (a batch of one)."""
-    (result,) = refresh_batch(engine(), [feed_id], ingest_config(settings()), utcnow())
-    return {"feed_id": feed_id, "status": result.status, "new_articles": result.new_articles}
-
-
 def _summary(results: list[IngestResult]) -> dict[str, Any]:
     for r in results:
         if r.error:
