@@ -16,12 +16,16 @@ The method, offline and with no model:
 4. Grouping is average-link agglomerative clustering cut at the threshold:
    two groups merge only when the mean similarity of all their pairs reaches
    it, which is what stops a chain of pairwise look-alikes becoming one blob.
-   Average-link groups at threshold t always lie inside the connected
-   components of the graph of pairs with similarity >= t, so each component
-   is clustered on its own with an exact dense linkage, which keeps it fast.
+   It runs on the sparse graph with a heap; absent pairs count as 0.
 5. Outlets: one story rarely carries two articles of one outlet, so such a
    pair counts at half its similarity and two groups that share an outlet
    merge only as near-copies (an update: mean similarity >= NEAR_COPY).
+6. Hubness: a generic article sits close to many stories. A first, stricter
+   pass (FIRST_PASS) finds each article's own story; each article's radius is
+   then its mean similarity to its nearest articles of *other* stories, and
+   the final pass runs on similarities less the radii above a reference
+   (local scaling). Measuring the radius outside the article's own story
+   keeps a story told by ten outlets from looking "crowded" and splitting.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from scipy.sparse import coo_matrix, csr_matrix
 
 from brief.types import ArticleRecord
 
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = 0.25
 SAME_SOURCE = 0.5  # one outlet's two articles must be this much closer to group
 TITLE_WEIGHT = 1.5
 LEAD_WORDS = 60  # how much of an article's text stands for it
@@ -54,6 +58,11 @@ NEAR_COPY = 0.4  # two groups that share an outlet merge only at this mean simil
 # articles (a wire story syndicated everywhere, a spammy feed) then costs n x K pairs,
 # not n², in time and memory. Real stories rarely reach this many articles.
 MAX_NEIGHBOURS = 40
+# Local scaling: an article's radius is the mean similarity of its nearest few;
+# radii above the reference are taken off the pair's similarity (see local_scaling).
+SCALE_NEIGHBOURS = 5
+REFERENCE_RADIUS = 0.25
+FIRST_PASS = 0.3  # the stricter threshold that finds each article's own story first
 
 STOP_WORDS = frozenset(
     [
@@ -324,17 +333,10 @@ def similar_pairs(
     matrix: csr_matrix,
     times: npt.NDArray[np.float64],
     threshold: float,
-    *,
-    sources: npt.NDArray[np.int64] | None = None,
-    same_source: float = SAME_SOURCE,
     **decay: timedelta,
 ) -> coo_matrix:
-    """The upper-triangle pairs whose adjusted cosine similarity reaches `threshold`.
-
-    Adjusted: times the date decay, and times `same_source` for two articles of
-    one outlet (codes in `sources`, -1 = unknown), which must be near-copies
-    (an update) to group, while two outlets need only tell the same story.
-    """
+    """The upper-triangle pairs whose cosine similarity, times the date decay, reaches
+    `threshold` (each row keeps its MAX_NEIGHBOURS strongest)."""
     n = matrix.shape[0]
     transposed = matrix.T.tocsc()
     rows: list[npt.NDArray[np.int64]] = []
@@ -348,9 +350,6 @@ def similar_pairs(
         keep = (c > r) & (v >= threshold)
         r, c, v = r[keep], c[keep], v[keep]
         v = v * time_factor(times[r] - times[c], **decay)
-        if sources is not None:
-            same = (sources[r] == sources[c]) & (sources[r] >= 0)
-            v = np.where(same, v * same_source, v)
         keep = v >= threshold
         r, c, v = _top_per_row(r[keep], c[keep], v[keep], MAX_NEIGHBOURS)
         rows.append(r)
@@ -366,6 +365,51 @@ def similar_pairs(
         ),
         shape=(n, n),
     )
+
+
+def same_source_penalty(
+    pairs: coo_matrix, sources: npt.NDArray[np.int64], factor: float = SAME_SOURCE
+) -> coo_matrix:
+    """Pairs of one outlet (codes in `sources`, -1 = unknown) at `factor` of their similarity:
+    one outlet's two articles must be near-copies (an update) to group, while two
+    outlets need only tell the same story."""
+    same = (sources[pairs.row] == sources[pairs.col]) & (sources[pairs.row] >= 0)
+    data = np.where(same, pairs.data * factor, pairs.data)
+    return coo_matrix((data, (pairs.row, pairs.col)), shape=pairs.shape)
+
+
+def outside_radius(
+    pairs: coo_matrix, groups: Sequence[Sequence[int]], k: int = SCALE_NEIGHBOURS
+) -> npt.NDArray[np.float64]:
+    """Each article's radius: the mean similarity of its `k` nearest articles outside
+    its own group (absent pairs count as 0). How crowded its neighbourhood is with
+    other stories, not how many outlets carry its own."""
+    n = pairs.shape[0]
+    group = np.empty(n, dtype=np.int64)
+    for g, members in enumerate(groups):
+        group[list(members)] = g
+    r = np.concatenate([pairs.row, pairs.col]).astype(np.int64)
+    c = np.concatenate([pairs.col, pairs.row]).astype(np.int64)
+    v = np.concatenate([pairs.data, pairs.data])
+    outside = group[r] != group[c]
+    r, c, v = _top_per_row(r[outside], c[outside], v[outside], k)
+    return np.bincount(r, weights=v, minlength=n) / k
+
+
+def local_scaling(
+    pairs: coo_matrix, radius: npt.NDArray[np.float64], reference: float = REFERENCE_RADIUS
+) -> coo_matrix:
+    """Pair similarities less how far their articles sit in crowded neighbourhoods.
+
+    A generic article ("Trump says ...", "Stocks fall") is close to dozens of
+    other stories; without a correction it is everyone's nearest neighbour
+    (hubness) and chains stories together. Each side's radius above `reference`
+    is taken off, halved (CSLS, Conneau et al. 2018, clipped below so that a
+    quiet window keeps the plain threshold).
+    """
+    excess = np.maximum(radius, reference) - reference
+    data = pairs.data - 0.5 * (excess[pairs.row] + excess[pairs.col])
+    return coo_matrix((data, (pairs.row, pairs.col)), shape=pairs.shape)
 
 
 def _top_per_row(
@@ -456,27 +500,28 @@ def cluster_matrix(
     same_source: float = SAME_SOURCE,
     floor: float = FLOOR,
     near_copy: float = NEAR_COPY,
+    scale: bool = True,
     grace: timedelta = GRACE,
     half_life: timedelta = HALF_LIFE,
     max_gap: timedelta = MAX_GAP,
 ) -> list[list[int]]:
     """Average-link groups of L2-normalised rows (times in epoch seconds, NaN: unknown).
 
-    Pair similarities below `floor` x `threshold` are treated as 0.
+    Pair similarities below `floor` x `threshold` are treated as 0. With `scale`,
+    a first, stricter pass finds each article's story, and the second runs on
+    similarities less each article's crowding by other stories (local_scaling).
     """
     n = matrix.shape[0]
     if n == 0:
         return []
-    pairs = similar_pairs(
-        matrix,
-        times,
-        threshold * floor,
-        sources=sources,
-        same_source=same_source,
-        grace=grace,
-        half_life=half_life,
-        max_gap=max_gap,
-    )
+    low = threshold * floor
+    raw = similar_pairs(matrix, times, low, grace=grace, half_life=half_life, max_gap=max_gap)
+    pairs = raw if sources is None else same_source_penalty(raw, sources, same_source)
+    if scale:
+        stories = average_link(n, pairs, FIRST_PASS, sources=sources, near_copy=near_copy)
+        pairs = local_scaling(pairs, outside_radius(raw, stories))
+        keep = pairs.data >= low
+        pairs = coo_matrix((pairs.data[keep], (pairs.row[keep], pairs.col[keep])), shape=(n, n))
     groups = average_link(n, pairs, threshold, sources=sources, near_copy=near_copy)
     groups.sort(key=lambda g: g[0])
     return groups

@@ -4,11 +4,14 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from scipy.sparse import coo_matrix
 
 from brief.digest.cluster import (
     Item,
     cluster_articles,
     group_items,
+    local_scaling,
+    outside_radius,
     stem,
     time_factor,
     tokens,
@@ -162,3 +165,98 @@ def test_near_identical_articles_cost_n_times_k_pairs_not_n_squared() -> None:
     # Every row keeps its strongest pairs; all are equal here, so the lowest columns win.
     first = sorted(pairs.col[pairs.row == 0].tolist())
     assert first == list(range(1, MAX_NEIGHBOURS + 1))
+
+
+def test_local_scaling_takes_off_only_the_radius_above_the_reference() -> None:
+    pairs = coo_matrix(([0.5, 0.5, 0.5], ([0, 1, 2], [1, 2, 3])), shape=(4, 4))
+    radius = np.array([0.1, 0.2, 0.45, 0.45])
+    scaled = local_scaling(pairs, radius, reference=0.25)
+    # quiet pair untouched; crowded pairs lowered by half of each side's excess
+    assert scaled.data == pytest.approx([0.5, 0.4, 0.3])
+
+
+def test_radius_counts_only_other_stories() -> None:
+    pairs = coo_matrix(([0.9, 0.4, 0.2], ([0, 0, 1], [1, 2, 2])), shape=(3, 3))
+    radius = outside_radius(pairs, [[0, 1], [2]], k=2)
+    assert radius == pytest.approx([0.2, 0.1, 0.3])  # (0.4 + 0) / 2, (0.2 + 0) / 2, (0.4 + 0.2) / 2
+
+
+# One story told by ten outlets in their own words, in a window of other news that
+# shares its words (Chile, quake, rescue): the hubness correction must not split it.
+BIG_STORY = [
+    (
+        "Earthquake kills five in central Chile",
+        "A magnitude 7.1 earthquake struck central Chile on Monday, killing at least five people.",
+    ),
+    (
+        "Chile quake: at least five dead",
+        "At least five people died when a strong earthquake hit central Chile.",
+    ),
+    (
+        "Strong earthquake hits Chile, five killed",
+        "An earthquake of magnitude 7.1 shook central Chile, killing five.",
+    ),
+    (
+        "Deadly quake strikes central Chile",
+        "A 7.1-magnitude quake struck central Chile early Monday; five people were killed.",
+    ),
+    (
+        "Chile earthquake death toll rises to five",
+        "Five people are dead after a powerful earthquake in central Chile, officials said.",
+    ),
+    (
+        "Five dead as 7.1 quake rocks Chile",
+        "A powerful 7.1 earthquake rocked central Chile, leaving five people dead.",
+    ),
+    (
+        "Magnitude 7.1 earthquake jolts central Chile",
+        "Five people were killed when the earthquake jolted central Chile on Monday.",
+    ),
+    (
+        "Chile: powerful earthquake kills at least five",
+        "A powerful earthquake in central Chile killed at least five people on Monday.",
+    ),
+    (
+        "Central Chile hit by deadly earthquake",
+        "The 7.1 earthquake hit central Chile, killing five and damaging buildings.",
+    ),
+    (
+        "Quake in Chile leaves five dead",
+        "An earthquake measuring 7.1 left five dead in central Chile on Monday.",
+    ),
+]
+NEIGHBOURS = [
+    ("Chile central bank holds rates", "Chile's central bank held interest rates on Monday."),
+    (
+        "Earthquake drill held in Japan schools",
+        "Schools across Japan held an earthquake drill on Monday.",
+    ),
+    (
+        "Chile copper output falls",
+        "Copper output in Chile fell in October, the mining ministry said.",
+    ),
+    (
+        "Rescue teams train for quake response",
+        "Rescue teams trained for an earthquake response in California.",
+    ),
+    ("Chile wins Davis Cup tie", "Chile won its Davis Cup tie against Peru on Monday."),
+    (
+        "Volcano erupts in Indonesia",
+        "A volcano erupted in Indonesia on Monday, forcing evacuations.",
+    ),
+    (
+        "Five killed in Texas highway crash",
+        "Five people were killed in a highway crash in Texas on Monday.",
+    ),
+    (
+        "Chile election: run-off set for December",
+        "Chile will hold a presidential run-off in December.",
+    ),
+]
+
+
+def test_a_story_of_ten_outlets_in_a_crowded_window_stays_one_group() -> None:
+    articles = [record(i, t, text) for i, (t, text) in enumerate(BIG_STORY + NEIGHBOURS)]
+    groups = [[a.id for a in g] for g in cluster_articles(articles)]
+    assert list(range(len(BIG_STORY))) in groups
+    assert all(len(g) == 1 for g in groups if g[0] >= len(BIG_STORY))
