@@ -4,7 +4,7 @@
   closest to what all the articles say), with penalties for clickbait, ALL
   CAPS, questions, labels ("LIVE:", "Opinion:") and very long or very short
   titles; outlet suffixes (" - Reuters", " | CNN") are cut.
-- Summary: two or three sentences, at most about 60 words, drawn from all
+- Summary: two or three sentences, about 60 words, drawn from all
   the articles. Each text is cleaned of page furniture (`boilerplate`), split
   into sentences (abbreviations, initials, decimals and quotations kept
   whole), and each sentence is scored by its similarity to the story's
@@ -29,6 +29,11 @@ MAX_SENTENCES = 3
 MIN_SENTENCES = 2
 _SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
 _DUPLICATE = 0.5  # cosine above which two sentences say the same thing
+# A sentence's score: how close it is to what all the articles say (the centroid),
+# to their titles, and how early it comes (news puts the point first).
+CENTRE_WEIGHT = 0.5
+TITLE_WEIGHT = 0.3
+LEAD_WEIGHT = 0.35
 
 # A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets),
 # then whitespace, then an upper-case letter, a digit or an opening quote/bracket.
@@ -218,6 +223,33 @@ def _fit(text: str, max_words: int) -> str:
     return " ".join(words[:max_words]).rstrip(",;:—–-") + "…"
 
 
+def _select_sentences(
+    candidates: Sequence[_Candidate],
+    scores: Sequence[float],
+    vecs: Sequence[Vector],
+    max_words: int,
+    max_sentences: int,
+    min_sentences: int,
+) -> list[int]:
+    """Best-scored sentences first, skipping near-duplicates, within the word budget."""
+    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
+    chosen: list[int] = []
+    total = 0
+    for i in order:
+        if len(chosen) >= max_sentences:
+            break
+        if any(_cosine(vecs[i], vecs[j]) > _DUPLICATE for j in chosen):
+            continue
+        # "About" max_words: a tenth more for a further sentence, a quarter more
+        # when it takes that to reach min_sentences.
+        limit = max_words * 11 // 10 if len(chosen) >= min_sentences else max_words * 5 // 4
+        if chosen and total + candidates[i].words > limit:
+            continue
+        chosen.append(i)
+        total += candidates[i].words
+    return chosen
+
+
 def summarize_story(
     docs: Sequence[Doc],
     *,
@@ -266,28 +298,17 @@ def summarize_story(
 
     scores: list[float] = []
     for c, vec in zip(candidates, sentence_vecs, strict=True):
-        score = 0.5 * _cosine(vec, centre) + 0.3 * _cosine(vec, titles_vec)
-        score += 0.35 / math.sqrt(1 + c.position) + (0.05 if c.doc == 0 else 0.0)
+        score = CENTRE_WEIGHT * _cosine(vec, centre) + TITLE_WEIGHT * _cosine(vec, titles_vec)
+        score += LEAD_WEIGHT / math.sqrt(1 + c.position) + (0.05 if c.doc == 0 else 0.0)
         if c.position > 0 and _PRONOUN_START.match(c.text):
             score -= 0.15
         if c.words < 8:
             score -= 0.1
         scores.append(score)
 
-    order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
-    chosen: list[int] = []
-    total = 0
-    for i in order:
-        if len(chosen) >= max_sentences:
-            break
-        if any(_cosine(sentence_vecs[i], sentence_vecs[j]) > _DUPLICATE for j in chosen):
-            continue
-        # "About" max_words: up to a quarter more to reach min_sentences.
-        limit = max_words if len(chosen) >= min_sentences else max_words * 5 // 4
-        if chosen and total + candidates[i].words > limit:
-            continue
-        chosen.append(i)
-        total += candidates[i].words
+    chosen = _select_sentences(
+        candidates, scores, sentence_vecs, max_words, max_sentences, min_sentences
+    )
     if not chosen:
         text = " ".join(d.text for d in docs[:1])
         return Summary(headline, _fit(" ".join(text.split()), max_words))

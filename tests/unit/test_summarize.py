@@ -199,3 +199,20 @@ def test_summaries_are_deterministic() -> None:
         )
     ]
     assert summarize_story(docs) == summarize_story(docs)
+
+
+def _sentence(words: int, topic: str) -> str:
+    filler = " ".join(f"{topic}{k}" for k in range(words - 3))
+    return f"The {topic} story {filler}."
+
+
+def test_word_budget_about_sixty_a_tenth_more_for_a_third_sentence() -> None:
+    # Three sentences of 20 + 22 + 22 words = 64: a third sentence may take the
+    # summary a tenth past 60, so all three are kept.
+    text = " ".join([_sentence(20, "alpha"), _sentence(22, "beta"), _sentence(22, "gamma")])
+    three = summarize_story([Doc("Alpha beta gamma story", text)]).summary
+    assert len(split_sentences(three)) == 3 and len(three.split()) == 64
+    # 25 + 25 + 25 = 75 is past 66: the third waits for another day; two of 25 stay.
+    text = " ".join([_sentence(25, "alpha"), _sentence(25, "beta"), _sentence(25, "gamma")])
+    two = summarize_story([Doc("Alpha beta gamma story", text)]).summary
+    assert len(split_sentences(two)) == 2 and len(two.split()) == 50
