@@ -518,7 +518,8 @@ def cluster_matrix(
     raw = similar_pairs(matrix, times, low, grace=grace, half_life=half_life, max_gap=max_gap)
     pairs = raw if sources is None else same_source_penalty(raw, sources, same_source)
     if scale:
-        stories = average_link(n, pairs, FIRST_PASS, sources=sources, near_copy=near_copy)
+        first = max(FIRST_PASS, threshold)
+        stories = average_link(n, pairs, first, sources=sources, near_copy=near_copy)
         pairs = local_scaling(pairs, outside_radius(raw, stories))
         keep = pairs.data >= low
         pairs = coo_matrix((pairs.data[keep], (pairs.row[keep], pairs.col[keep])), shape=(n, n))
