@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse import csr_matrix
 
@@ -145,8 +146,15 @@ def baseline_sweep(
             condensed[at : at + n - i - 1] = 1.0 - row[i + 1 :]
             at += n - i - 1
     np.clip(condensed, 0.0, 2.0, out=condensed)
+    return sweep_cuts(condensed, labels, thresholds)
+
+
+def sweep_cuts(
+    condensed: npt.NDArray[np.float64], labels: Sequence[str], thresholds: Sequence[float]
+) -> list[tuple[float, list[float]]]:
+    """Exact average-link on condensed cosine distances, cut at each similarity threshold
+    and scored (B-cubed P, R, F1)."""
     tree = linkage(condensed, method="average")
-    del condensed
     out = []
     for t in thresholds:
         flat = fcluster(tree, t=1.0 - t, criterion="distance")

@@ -25,13 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import CORPORA, bcubed, load_neus, row
+from cluster import CORPORA, load_neus, row, sweep_cuts
 
 from brief.digest.cluster import Item, vectorize
 
@@ -68,17 +67,9 @@ def minilm_vectors(texts: Sequence[str]) -> Matrix:
 def best_average_link(similarity: Matrix, labels: Sequence[str]) -> tuple[float, list[float]]:
     distance = 1.0 - similarity
     np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(np.clip((distance + distance.T) / 2, 0, 5), checks=False), "average")
-    best: tuple[float, list[float]] = (0.0, [0.0, 0.0, 0.0])
-    for t in np.arange(-0.2, 0.9, 0.025):
-        flat = fcluster(tree, t=1.0 - t, criterion="distance")
-        groups: dict[int, list[int]] = {}
-        for i, g in enumerate(flat.tolist()):
-            groups.setdefault(g, []).append(i)
-        score = list(bcubed(list(groups.values()), labels))
-        if score[2] > best[1][2]:
-            best = (round(float(t), 3), score)
-    return best
+    condensed = squareform(np.clip((distance + distance.T) / 2, 0, 5), checks=False)
+    thresholds = [round(-0.2 + 0.025 * k, 3) for k in range(44)]  # -0.2 .. 0.875
+    return max(sweep_cuts(condensed, labels, thresholds), key=lambda ts: ts[1][2])
 
 
 def hubness_corrected(similarity: Matrix, k: int = 5, reference: float = 0.25) -> Matrix:
