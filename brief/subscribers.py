@@ -77,7 +77,8 @@ def parse_subscriber_csv(text: str) -> tuple[list[SubscriberRow], list[RejectedR
     """
     rows: list[SubscriberRow] = []
     rejected: list[RejectedRow] = []
-    reader = csv.reader(io.StringIO(text))
+    # Universal newlines: a lone CR ends a line (csv refuses it inside a field).
+    reader = csv.reader(io.StringIO(text, newline=None))
     for number, fields in enumerate(reader, start=1):
         fields = [f.strip() for f in fields]
         if not fields or not fields[0] or fields[0].startswith("#"):

@@ -62,3 +62,10 @@ def test_tokens_are_bound_to_purpose_and_secret() -> None:
         read_token("other", "unsubscribe", token, max_age=60)
     with pytest.raises(TokenError):
         read_token("s3cret", "unsubscribe", token[:-2] + "xx", max_age=60)
+
+
+def test_csv_with_bare_carriage_returns_is_read_line_by_line() -> None:
+    # Old Mac line ends: csv alone raises "new-line character seen in unquoted field".
+    rows, rejected = parse_subscriber_csv("a@example.com\rb@example.com\r")
+    assert [r.email for r in rows] == ["a@example.com", "b@example.com"]
+    assert rejected == []

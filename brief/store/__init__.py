@@ -1,0 +1,74 @@
+"""Every query brief makes, split by domain. Functions take a Session and plain values.
+
+Writes that tasks may repeat are made safe by unique keys (edition date,
+delivery edition x subscriber) and by claiming rows with a conditional UPDATE.
+Callers use the package as one namespace (``store.add_feed``); each module
+holds one domain's statements.
+"""
+
+from brief.store._sql import insert_ignoring_conflicts
+from brief.store.articles import articles_in_window, insert_articles
+from brief.store.deliveries import (
+    add_pending_deliveries,
+    claim_delivery,
+    create_deliveries,
+    create_due_deliveries,
+    delivery_counts,
+    fail_delivery,
+    finish_delivery,
+    pending_delivery_ids,
+)
+from brief.store.editions import (
+    delete_unsent_edition,
+    edition_for_date,
+    get_edition,
+    latest_edition,
+    list_editions,
+    save_edition,
+)
+from brief.store.feeds import (
+    add_feed,
+    check_feed_url,
+    claim_due_feeds,
+    feed_ids,
+    get_feed_by_url,
+    list_feeds,
+    remove_feed,
+)
+from brief.store.subscribers import (
+    add_subscriber,
+    find_subscriber,
+    list_subscribers,
+    unsubscribe,
+)
+
+__all__ = [
+    "add_feed",
+    "add_pending_deliveries",
+    "add_subscriber",
+    "articles_in_window",
+    "check_feed_url",
+    "claim_delivery",
+    "claim_due_feeds",
+    "create_deliveries",
+    "create_due_deliveries",
+    "delete_unsent_edition",
+    "delivery_counts",
+    "edition_for_date",
+    "fail_delivery",
+    "feed_ids",
+    "find_subscriber",
+    "finish_delivery",
+    "get_edition",
+    "get_feed_by_url",
+    "insert_articles",
+    "insert_ignoring_conflicts",
+    "latest_edition",
+    "list_editions",
+    "list_feeds",
+    "list_subscribers",
+    "pending_delivery_ids",
+    "remove_feed",
+    "save_edition",
+    "unsubscribe",
+]

@@ -1,0 +1,63 @@
+"""Subscribers: adding, finding, listing, unsubscribing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from brief.errors import NotFoundError
+from brief.models import Subscriber
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email.lower()))
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    *,
+    now: datetime,
+    timezone: str | None = None,
+    sections: list[str] | None = None,
+    delivery_hour: int | None = None,
+    status: str = "active",
+) -> tuple[Subscriber, bool]:
+    """Add (or re-activate) a subscriber; `email` must already be validated."""
+    sub = find_subscriber(session, email)
+    created = sub is None
+    if sub is None:
+        sub = Subscriber(email=email, created_at=now, status=status)
+        session.add(sub)
+    elif status == "active" and sub.status != "active":
+        sub.status = "active"
+        sub.unsubscribed_at = None
+    if status == "active" and sub.confirmed_at is None:
+        sub.confirmed_at = now
+    if timezone is not None or created:
+        sub.timezone = timezone or "UTC"
+    if sections is not None or created:
+        sub.sections = sections
+    if delivery_hour is not None or created:
+        sub.delivery_hour = delivery_hour
+    session.flush()
+    return sub, created
+
+
+def list_subscribers(session: Session, status: str | None = None) -> list[Subscriber]:
+    query = select(Subscriber).order_by(Subscriber.id)
+    if status:
+        query = query.where(Subscriber.status == status)
+    return list(session.scalars(query))
+
+
+def unsubscribe(session: Session, email: str, now: datetime) -> Subscriber:
+    sub = find_subscriber(session, email)
+    if sub is None:
+        raise NotFoundError(f"no subscriber {email!r}")
+    if sub.status != "unsubscribed":
+        sub.status = "unsubscribed"
+        sub.unsubscribed_at = now
+    return sub
