@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from brief import store
 from brief.db import make_engine, migrate, session_scope
-from brief.delivery import MailContext
 from brief.editions import EditionPlan, build_edition
 from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig
 from brief.mail.senders import OutboxSender
 from brief.pipeline import ingest_all, send_edition
+from brief.types import SiteContext
 from tests.feedserver import FeedServer
 
 SECTIONS = ["world", "business", "technology", "science", "sport"]
@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
 
     now = datetime.now(UTC)
-    ctx = MailContext(
+    ctx = SiteContext(
         "Daily Brief",
         "https://brief.example",
         "Daily Brief <b@brief.example>",

@@ -29,36 +29,9 @@ from brief.mail.render import render_digest
 from brief.mail.senders import EmailSender
 from brief.mail.transactional import render_confirmation
 from brief.models import Delivery, Edition, Subscriber
-from brief.subscriptions import Links
-from brief.types import Digest, Recipient, Story
+from brief.types import Digest, Recipient, SiteContext, Story
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MailContext:
-    """What rendering and addressing need from the settings, as plain values."""
-
-    brief_name: str
-    base_url: str
-    mail_from: str
-    mail_from_address: str
-    secret_key: str
-    postal_address: str = ""
-
-    @property
-    def domain(self) -> str:
-        return self.mail_from_address.rpartition("@")[2] or "localhost"
-
-    @property
-    def links(self) -> Links:
-        return Links(self.base_url, self.secret_key)
-
-    def web_url(self, edition: Edition) -> str:
-        return f"{self.base_url}/editions/{edition.date.isoformat()}"
-
-    def unsubscribe_mailto(self) -> str:
-        return f"mailto:{self.mail_from_address}?subject=unsubscribe"
 
 
 @dataclass(frozen=True)
@@ -79,7 +52,7 @@ def digest_message(
     edition: Edition,
     digest: Digest,
     recipient: Recipient,
-    ctx: MailContext,
+    ctx: SiteContext,
     *,
     message_id: str,
     now: datetime,
@@ -89,7 +62,7 @@ def digest_message(
     rendered = render_digest(
         digest,
         brief_name=ctx.brief_name,
-        web_url=ctx.web_url(edition),
+        web_url=ctx.web_url(edition.date),
         recipient=recipient,
         postal_address=ctx.postal_address,
     )
@@ -107,7 +80,7 @@ def digest_message(
 
 
 def send_delivery(
-    session: Session, delivery_id: int, sender: EmailSender, ctx: MailContext, now: datetime
+    session: Session, delivery_id: int, sender: EmailSender, ctx: SiteContext, now: datetime
 ) -> DeliveryOutcome:
     """Send one delivery if it is still pending. Never sends a delivery twice.
 
@@ -153,7 +126,7 @@ def send_confirmation(
     session: Session,
     subscriber_id: int,
     sender: EmailSender,
-    ctx: MailContext,
+    ctx: SiteContext,
     now: datetime,
     *,
     expires_hours: int,
@@ -203,7 +176,7 @@ def send_test(
     edition_id: int,
     addresses: list[str],
     sender: EmailSender,
-    ctx: MailContext,
+    ctx: SiteContext,
     now: datetime,
 ) -> list[DeliveryOutcome]:
     """Send an edition to these addresses only, marked as a test; nothing is recorded.

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from brief import store
-from brief.delivery import MailContext
 from brief.digest.build import (
     Summarizer,
     compose_digest,
@@ -30,7 +29,7 @@ from brief.digest.rank import StoryDraft
 from brief.errors import EmptyEditionError, InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
-from brief.types import Story
+from brief.types import SiteContext, Story
 
 MIN_DAY, MAX_DAY = date(1971, 1, 1), date(9998, 12, 31)  # windows stay in datetime's range
 
@@ -89,7 +88,7 @@ def draft_edition(
 def store_edition(
     session: Session,
     plan: EditionPlan,
-    ctx: MailContext,
+    ctx: SiteContext,
     *,
     day: date,
     window: Window,
@@ -114,7 +113,7 @@ def store_edition(
             f"no stories between {window[0]:%Y-%m-%d %H:%M} and {window[1]:%Y-%m-%d %H:%M} UTC: "
             "no edition made (see `brief feeds list` for failing feeds)"
         )
-    web_url = f"{ctx.base_url}/editions/{day.isoformat()}"
+    web_url = ctx.web_url(day)
     rendered = render_digest(
         digest, brief_name=ctx.brief_name, web_url=web_url, postal_address=ctx.postal_address
     )
@@ -137,7 +136,7 @@ def store_edition(
 def build_edition(
     session: Session,
     plan: EditionPlan,
-    ctx: MailContext,
+    ctx: SiteContext,
     *,
     day: date,
     now: datetime,

@@ -14,13 +14,14 @@ from sqlalchemy import Engine
 
 from brief import store
 from brief.db import session_factory, session_scope
-from brief.delivery import DeliveryOutcome, MailContext, send_delivery
+from brief.delivery import DeliveryOutcome, send_delivery
 from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
 from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
 from brief.mail.senders import EmailSender
+from brief.types import SiteContext
 
 
 @dataclass
@@ -70,7 +71,7 @@ def send_edition(
     engine: Engine,
     edition_id: int,
     sender: EmailSender,
-    ctx: MailContext,
+    ctx: SiteContext,
     now: Callable[[], datetime],
     on_progress: Callable[[DeliveryOutcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
@@ -99,7 +100,7 @@ def run_once(
     engine: Engine,
     *,
     plan: EditionPlan,
-    ctx: MailContext,
+    ctx: SiteContext,
     sender: EmailSender,
     timeout: float = 20.0,
     user_agent: str = "brief",

@@ -12,13 +12,13 @@ from sqlalchemy import Engine
 from brief import __version__
 from brief.config import Settings
 from brief.db import engine_for, migrate
-from brief.delivery import MailContext
 from brief.digest.build import Summarizer
 from brief.editions import EditionPlan
 from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig
 from brief.feeds.schedule import PollPolicy
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
+from brief.types import SiteContext
 
 
 def database(settings: Settings, *, upgrade: bool = True) -> Engine:
@@ -44,8 +44,8 @@ def sender(settings: Settings) -> EmailSender:
     )
 
 
-def mail_context(settings: Settings) -> MailContext:
-    return MailContext(
+def mail_context(settings: Settings) -> SiteContext:
+    return SiteContext(
         brief_name=settings.name,
         base_url=settings.base_url,
         mail_from=settings.mail_from,

@@ -15,11 +15,6 @@ from sqlalchemy.orm import Session
 from brief import store
 from brief.errors import NotFoundError
 from brief.models import Subscriber
-from brief.tokens import UNSUBSCRIBE, make_token
-
-CONFIRM = "confirm"
-MANAGE = "manage"  # preferences links
-MANAGE_MAX_AGE = 400 * 24 * 3600
 
 STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
 
@@ -107,21 +102,3 @@ def unsubscribe(session: Session, subscriber_id: int, now: datetime) -> Subscrib
         sub.status = "unsubscribed"
         sub.unsubscribed_at = now
     return sub
-
-
-@dataclass(frozen=True)
-class Links:
-    """The signed links a subscriber's emails and pages carry."""
-
-    base_url: str
-    secret: str
-
-    def confirm(self, subscriber_id: int) -> str:
-        return f"{self.base_url}/confirm/{make_token(self.secret, CONFIRM, subscriber_id)}"
-
-    def preferences(self, subscriber_id: int) -> str:
-        return f"{self.base_url}/preferences/{make_token(self.secret, MANAGE, subscriber_id)}"
-
-    def unsubscribe(self, subscriber_id: int) -> str:
-        token = make_token(self.secret, UNSUBSCRIBE, subscriber_id)
-        return f"{self.base_url}/unsubscribe/{token}"

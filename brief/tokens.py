@@ -6,11 +6,17 @@ used for another.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from brief.errors import InputError
 
+# Purposes: each kind of link signs with its own salt.
+CONFIRM = "confirm"  # double opt-in (max age: BRIEF_CONFIRM_MAX_AGE_HOURS)
+MANAGE = "manage"  # preferences links
 UNSUBSCRIBE = "unsubscribe"
+MANAGE_MAX_AGE = 400 * 24 * 3600
 UNSUBSCRIBE_MAX_AGE = 400 * 24 * 3600  # links in old emails must keep working
 
 
@@ -36,3 +42,21 @@ def read_token(secret: str, purpose: str, token: str, max_age: int) -> int | str
     if not isinstance(value, int | str):
         raise TokenError("this link is not valid")
     return value
+
+
+@dataclass(frozen=True)
+class Links:
+    """The signed links a subscriber's emails and pages carry."""
+
+    base_url: str
+    secret: str
+
+    def confirm(self, subscriber_id: int) -> str:
+        return f"{self.base_url}/confirm/{make_token(self.secret, CONFIRM, subscriber_id)}"
+
+    def preferences(self, subscriber_id: int) -> str:
+        return f"{self.base_url}/preferences/{make_token(self.secret, MANAGE, subscriber_id)}"
+
+    def unsubscribe(self, subscriber_id: int) -> str:
+        token = make_token(self.secret, UNSUBSCRIBE, subscriber_id)
+        return f"{self.base_url}/unsubscribe/{token}"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from brief.tokens import Links
 
 
 @dataclass(frozen=True)
@@ -178,3 +181,31 @@ class RenderedEmail:
     text: str
     html: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """The site as emails and pages name it: links, sender, signing key (plain values)."""
+
+    brief_name: str
+    base_url: str
+    mail_from: str
+    mail_from_address: str
+    secret_key: str
+    postal_address: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.mail_from_address.rpartition("@")[2] or "localhost"
+
+    @property
+    def links(self) -> Links:
+        from brief.tokens import Links  # types stays importable without itsdangerous
+
+        return Links(self.base_url, self.secret_key)
+
+    def web_url(self, edition_date: date) -> str:
+        return f"{self.base_url}/editions/{edition_date.isoformat()}"
+
+    def unsubscribe_mailto(self) -> str:
+        return f"mailto:{self.mail_from_address}?subject=unsubscribe"

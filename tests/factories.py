@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from brief import store
-from brief.delivery import MailContext
 from brief.editions import EditionPlan
 from brief.errors import MailPermanentError, MailTransientError
 from brief.models import Article, Feed
+from brief.types import SiteContext
 
 NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
-CTX = MailContext(
+CTX = SiteContext(
     brief_name="Daily Brief",
     base_url="https://brief.test",
     mail_from="Daily Brief <brief@brief.test>",

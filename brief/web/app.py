@@ -12,12 +12,12 @@ from sqlalchemy import Engine
 
 from brief import runtime
 from brief.config import Settings
-from brief.delivery import MailContext
 from brief.errors import BriefError, InputError, NotFoundError
 from brief.mail.senders import EmailSender
 from brief.ratelimit import RateLimiter, make_rate_limiter
 from brief.taskqueue import CeleryQueue, TaskQueue
 from brief.templating import make_env
+from brief.types import SiteContext
 from brief.web.security import BodyLimit, SecurityHeaders
 
 FORM_MAX_BYTES = 64 * 1024
@@ -31,7 +31,7 @@ class Services:
     queue: TaskQueue
     limiter: RateLimiter
     sender: EmailSender
-    ctx: MailContext
+    ctx: SiteContext
     templates: Jinja2Templates
 
     def now(self) -> datetime:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
-from brief import store, subscriptions
+from brief import store, subscriptions, tokens
 from brief.db import session_scope
 from brief.errors import InputError, NotFoundError
 from brief.subscribers import check_hour, check_timezone, normalize_email
@@ -219,9 +219,7 @@ def subscribe_form(
 def confirm(token: str, request: Request, svc: Svc) -> Response:
     max_age = svc.settings.confirm_max_age_hours * 3600
     subscriber_id = int(
-        read_token(
-            svc.settings.secret_key.get_secret_value(), subscriptions.CONFIRM, token, max_age
-        )
+        read_token(svc.settings.secret_key.get_secret_value(), tokens.CONFIRM, token, max_age)
     )
     with session_scope(svc.engine) as session:
         _, newly = subscriptions.confirm(session, subscriber_id, svc.now())
@@ -235,9 +233,9 @@ def _manage_id(svc: Services, token: str) -> int:
     return int(
         read_token(
             svc.settings.secret_key.get_secret_value(),
-            subscriptions.MANAGE,
+            tokens.MANAGE,
             token,
-            subscriptions.MANAGE_MAX_AGE,
+            tokens.MANAGE_MAX_AGE,
         )
     )
 

@@ -22,8 +22,7 @@ from brief.db import session_scope
 from brief.editions import build_edition
 from brief.models import Feed, Subscriber
 from brief.ratelimit import MemoryRateLimiter
-from brief.subscriptions import CONFIRM, MANAGE
-from brief.tokens import UNSUBSCRIBE, make_token
+from brief.tokens import CONFIRM, MANAGE, UNSUBSCRIBE, make_token
 from brief.web.app import create_app
 from tests.factories import (
     CTX,
