@@ -21,11 +21,10 @@ from brief.models import Delivery, Edition, Feed, Subscriber
 from brief.runtime import edition_plan, summarizer
 from brief.subscribers import normalize_email, parse_subscriber_csv
 from brief.subscriptions import STATUSES
-from brief.web.app import Services, services
+from brief.web.deps import Svc
 from brief.web.pages import CHECK_INBOX, ip_allowed, subscribe
 
 router = APIRouter(prefix="/api")
-Svc = Annotated[Services, Depends(services)]
 bearer = HTTPBearer(auto_error=False)
 # Ids are database integers: anything larger is a 422, not an overflow deep down.
 EditionId = Annotated[int, Path(ge=1, le=2_147_483_647)]

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
 
 from brief import runtime
 from brief.config import Settings
@@ -17,30 +13,12 @@ from brief.mail.senders import EmailSender
 from brief.ratelimit import RateLimiter, make_rate_limiter
 from brief.taskqueue import CeleryQueue, TaskQueue
 from brief.templating import make_env
-from brief.types import SiteContext
+from brief.web import api, pages
+from brief.web.deps import Services, services
 from brief.web.security import BodyLimit, SecurityHeaders
 
 FORM_MAX_BYTES = 64 * 1024
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    queue: TaskQueue
-    limiter: RateLimiter
-    sender: EmailSender
-    ctx: SiteContext
-    templates: Jinja2Templates
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-def services(request: Request) -> Services:
-    value: Services = request.app.state.services
-    return value
 
 
 def create_app(
@@ -50,8 +28,6 @@ def create_app(
     limiter: RateLimiter | None = None,
     sender: EmailSender | None = None,
 ) -> FastAPI:
-    from brief.web import api, pages
-
     app = FastAPI(
         title=f"{settings.name} API",
         description="Subscribe to the daily brief, and operate it (bearer token).",

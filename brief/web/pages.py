@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import text
 
@@ -15,7 +15,7 @@ from brief.db import session_scope
 from brief.errors import InputError, NotFoundError
 from brief.subscribers import check_hour, check_timezone, normalize_email
 from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_token
-from brief.web.app import Services, services
+from brief.web.deps import Services, Svc
 from brief.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -26,7 +26,6 @@ from brief.web.security import (
 )
 
 router = APIRouter(include_in_schema=False)
-Svc = Annotated[Services, Depends(services)]
 
 SUBSCRIBES_PER_IP_PER_HOUR = 20
 CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 3
