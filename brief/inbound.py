@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
-from brief import store, subscriptions
+from brief import store
 from brief.db import session_scope
-from brief.errors import InputError
+from brief.errors import InputError, NotFoundError
 from brief.ratelimit import RateLimiter
-from brief.subscribers import normalize_email
+from brief.subscriptions import normalize_email, start_subscription
 from brief.taskqueue import TaskQueue
 
 log = logging.getLogger(__name__)
@@ -93,16 +93,13 @@ def act(
     now = now or datetime.now(UTC)
     with session_scope(engine) as session:
         if request.command == "unsubscribe":
-            sub = store.find_subscriber(session, request.address)
-            if sub is None:
+            try:
+                store.unsubscribe(session, request.address, now)
+            except NotFoundError:
                 return "unknown"
-            subscriptions.unsubscribe(session, sub.id, now)
             return "unsubscribed"
-        outcome = subscriptions.request_subscription(session, request.address, now=now)
-    if outcome.send_confirmation and limiter.hit(f"confirm:{request.address.lower()}", 3, 3600):
-        queue.send("brief.send_confirmation", outcome.subscriber_id)
-        return "confirmation queued"
-    return "nothing to do"
+        queued = start_subscription(session, request.address, queue=queue, limiter=limiter, now=now)
+    return "confirmation queued" if queued else "nothing to do"
 
 
 class InboundHandler:

@@ -168,7 +168,7 @@ def digest_test_send(
 ) -> None:
     """Send an edition only to these addresses, marked [TEST]; nothing is recorded."""
     from brief.delivery import send_test
-    from brief.subscribers import normalize_email
+    from brief.subscriptions import normalize_email
 
     s = state.settings
     addresses = [normalize_email(a) for a in to]

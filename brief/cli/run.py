@@ -13,7 +13,7 @@ from brief.cli.editions import echo_outcome, write_preview
 from brief.config import Settings
 from brief.db import session_scope
 from brief.pipeline import RunReport, run_once
-from brief.subscribers import normalize_email
+from brief.subscriptions import normalize_email
 
 
 def _print_report(report: RunReport, where: str) -> None:

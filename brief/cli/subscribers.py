@@ -13,7 +13,7 @@ from brief.cli.common import JsonOpt, now, print_json, state
 from brief.db import session_scope
 from brief.errors import InputError
 from brief.models import Subscriber
-from brief.subscribers import (
+from brief.subscriptions import (
     check_hour,
     check_timezone,
     normalize_email,

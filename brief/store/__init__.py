@@ -35,10 +35,13 @@ from brief.store.feeds import (
     list_feeds,
     remove_feed,
 )
+from brief.store.stats import deliveries_by_status, failing_feeds, subscribers_by_status
 from brief.store.subscribers import (
     add_subscriber,
     find_subscriber,
+    get_subscriber,
     list_subscribers,
+    page_subscribers,
     unsubscribe,
 )
 
@@ -53,22 +56,27 @@ __all__ = [
     "create_deliveries",
     "create_due_deliveries",
     "delete_unsent_edition",
+    "deliveries_by_status",
     "delivery_counts",
     "edition_for_date",
     "fail_delivery",
+    "failing_feeds",
     "feed_ids",
     "find_subscriber",
     "finish_delivery",
     "get_edition",
     "get_feed_by_url",
+    "get_subscriber",
     "insert_articles",
     "insert_ignoring_conflicts",
     "latest_edition",
     "list_editions",
     "list_feeds",
     "list_subscribers",
+    "page_subscribers",
     "pending_delivery_ids",
     "remove_feed",
     "save_edition",
+    "subscribers_by_status",
     "unsubscribe",
 ]

@@ -1,4 +1,4 @@
-"""Subscribers: adding, finding, listing, unsubscribing."""
+"""Subscribers: adding, finding, listing and paging, unsubscribing."""
 
 from __future__ import annotations
 
@@ -13,6 +13,13 @@ from brief.models import Subscriber
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email.lower()))
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    sub = session.get(Subscriber, subscriber_id)
+    if sub is None:
+        raise NotFoundError("this subscription no longer exists")
+    return sub
 
 
 def add_subscriber(
@@ -51,6 +58,20 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
     if status:
         query = query.where(Subscriber.status == status)
     return list(session.scalars(query))
+
+
+def page_subscribers(
+    session: Session, status: str | None, *, page: int, per_page: int
+) -> tuple[int, list[Subscriber]]:
+    """One page (numbered from 1) of subscribers by id, and how many there are in all."""
+    query = select(Subscriber)
+    if status:
+        query = query.where(Subscriber.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Subscriber.id).offset((page - 1) * per_page).limit(per_page)
+    )
+    return total, list(rows)
 
 
 def unsubscribe(session: Session, email: str, now: datetime) -> Subscriber:

@@ -10,19 +10,22 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from brief import store
 from brief.db import session_scope
 from brief.delivery import send_test
 from brief.editions import build_edition
 from brief.errors import InputError
-from brief.models import Delivery, Edition, Feed, Subscriber
+from brief.models import Edition, Feed
 from brief.runtime import edition_plan, summarizer
-from brief.subscribers import normalize_email, parse_subscriber_csv
-from brief.subscriptions import STATUSES
-from brief.web.deps import Svc
-from brief.web.pages import CHECK_INBOX, ip_allowed, subscribe
+from brief.subscriptions import (
+    STATUSES,
+    normalize_email,
+    parse_subscriber_csv,
+    start_subscription,
+)
+from brief.web.deps import CHECK_INBOX, Svc, ip_allowed
 
 router = APIRouter(prefix="/api")
 bearer = HTTPBearer(auto_error=False)
@@ -70,14 +73,18 @@ def api_subscribe(body: SubscribeIn, request: Request, svc: Svc) -> Detail:
     """Start a double opt-in. The answer is the same whether or not the address is known."""
     if not ip_allowed(svc, request):
         raise HTTPException(429, "too many attempts; try again later")
-    subscribe(
-        svc,
-        request,
-        email=body.email,
-        timezone=body.timezone,
-        sections=body.sections,
-        hour=body.delivery_hour,
-    )
+    with session_scope(svc.engine) as session:
+        start_subscription(
+            session,
+            body.email,
+            queue=svc.queue,
+            limiter=svc.limiter,
+            now=svc.now(),
+            timezone=body.timezone or svc.settings.timezone,
+            sections=body.sections,
+            delivery_hour=body.delivery_hour,
+            known_sections=svc.settings.sections,
+        )
     return Detail(detail=CHECK_INBOX)
 
 
@@ -94,7 +101,7 @@ class EditionOut(BaseModel):
     stories: list[dict[str, Any]] | None = None
 
 
-def _edition_out(session: Any, edition: Edition, *, stories: bool = False) -> EditionOut:
+def _edition_out(session: Session, edition: Edition, *, stories: bool = False) -> EditionOut:
     return EditionOut(
         id=edition.id,
         date=edition.date,
@@ -267,14 +274,8 @@ def list_subscribers(
 ) -> SubscriberPage:
     if status is not None and status not in STATUSES:
         raise InputError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    query = select(Subscriber)
-    if status:
-        query = query.where(Subscriber.status == status)
     with session_scope(svc.engine) as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(
-            query.order_by(Subscriber.id).offset((page - 1) * per_page).limit(per_page)
-        ).all()
+        total, rows = store.page_subscribers(session, status, page=page, per_page=per_page)
         items = [
             SubscriberOut(
                 id=s.id,
@@ -330,23 +331,13 @@ class Stats(BaseModel):
     failing_feeds: list[FeedOut]
 
 
-def _counts(session: Any, column: Any) -> dict[str, int]:
-    rows = session.execute(select(column, func.count()).group_by(column))
-    return {str(status): int(count) for status, count in rows}
-
-
 @router.get("/stats", dependencies=[Operator])
 def stats(svc: Svc) -> Stats:
     with session_scope(svc.engine) as session:
-        subs = _counts(session, Subscriber.status)
-        deliveries = _counts(session, Delivery.status)
         latest = store.latest_edition(session)
-        failing = session.scalars(
-            select(Feed).where(Feed.error_count > 0).order_by(Feed.error_count.desc())
-        ).all()
         return Stats(
-            subscribers=subs,
-            deliveries=deliveries,
+            subscribers=store.subscribers_by_status(session),
+            deliveries=store.deliveries_by_status(session),
             last_edition=_edition_out(session, latest) if latest else None,
-            failing_feeds=[_feed_out(f) for f in failing],
+            failing_feeds=[_feed_out(f) for f in store.failing_feeds(session)],
         )

@@ -13,13 +13,12 @@ from sqlalchemy import text
 from brief import store, subscriptions, tokens
 from brief.db import session_scope
 from brief.errors import InputError, NotFoundError
-from brief.subscribers import check_hour, check_timezone, normalize_email
+from brief.subscriptions import check_hour, check_timezone
 from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_token
-from brief.web.deps import Services, Svc
+from brief.web.deps import CHECK_INBOX, Services, Svc, ip_allowed
 from brief.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
-    client_ip,
     csrf_ok,
     csrf_token,
     new_csrf_cookie,
@@ -27,12 +26,6 @@ from brief.web.security import (
 
 router = APIRouter(include_in_schema=False)
 
-SUBSCRIBES_PER_IP_PER_HOUR = 20
-CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 3
-CHECK_INBOX = (
-    "Check your inbox: if this address can receive the brief, a message with a confirmation "
-    "link is on its way. Nothing will be sent until you follow it."
-)
 
 APP_JS = """document.addEventListener("DOMContentLoaded", function () {
   var tz = document.querySelector("input[name=timezone][data-auto]");
@@ -97,53 +90,15 @@ class _Forbidden(Exception):
     pass
 
 
-def subscribe(
-    svc: Services,
-    request: Request,
-    *,
-    email: str,
-    timezone: str | None,
-    sections: list[str] | None,
-    hour: int | None,
-) -> None:
-    """Validate and record a subscription wish; queue the confirmation (rate-limited).
-
-    Raises InputError for malformed input. Whether the address was new, pending or
-    active is never revealed: callers answer the same in every case.
-    """
-    address = normalize_email(email)
-    tz = check_timezone(timezone) if timezone else svc.settings.timezone
-    wanted = [s for s in sections or [] if s]
-    unknown = [s for s in wanted if s not in svc.settings.sections]
-    if unknown:
-        raise InputError(f"unknown section(s): {', '.join(unknown)}")
-    delivery_hour = check_hour(hour) if hour is not None else None
-    with session_scope(svc.engine) as session:
-        outcome = subscriptions.request_subscription(
-            session,
-            address,
-            now=svc.now(),
-            timezone=tz,
-            sections=wanted or None,
-            delivery_hour=delivery_hour,
-        )
-    if outcome.send_confirmation and svc.limiter.hit(
-        f"confirm:{address.lower()}", CONFIRMATIONS_PER_ADDRESS_PER_HOUR, 3600
-    ):
-        svc.queue.send("brief.send_confirmation", outcome.subscriber_id)
-
-
 def _hour(value: str) -> int | None:
     """A form's delivery hour: '' is "as soon as the edition is out"."""
-    if not value.strip():
+    text = value.strip()
+    if not text:
         return None
-    if not value.strip().isdigit():
+    # isdecimal, not isdigit: int() refuses digits such as "²", which isdigit accepts.
+    if not text.isdecimal():
         raise InputError("delivery hour must be a number from 0 to 23")
-    return check_hour(int(value))
-
-
-def ip_allowed(svc: Services, request: Request) -> bool:
-    return svc.limiter.hit(f"ip:{client_ip(request)}", SUBSCRIBES_PER_IP_PER_HOUR, 3600)
+    return check_hour(int(text))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -190,17 +145,20 @@ def subscribe_form(
     if not ip_allowed(svc, request):
         return _message(svc, request, "Slow down", "Too many attempts; try again later.", 429)
     try:
-        hour = _hour(delivery_hour)
-        subscribe(
-            svc,
-            request,
-            email=email,
-            timezone=timezone.strip() or None,
-            sections=sections,
-            hour=hour,
-        )
-    except (InputError, ValueError) as exc:
-        message = str(exc) if isinstance(exc, InputError) else "delivery hour must be a number"
+        with session_scope(svc.engine) as session:
+            subscriptions.start_subscription(
+                session,
+                email,
+                queue=svc.queue,
+                limiter=svc.limiter,
+                now=svc.now(),
+                timezone=timezone.strip() or svc.settings.timezone,
+                sections=sections,
+                delivery_hour=_hour(delivery_hour),
+                known_sections=svc.settings.sections,
+            )
+    except InputError as exc:
+        message = str(exc)
         return _page(
             svc,
             request,
@@ -244,7 +202,7 @@ def _preferences_page(
 ) -> HTMLResponse:
     subscriber_id = _manage_id(svc, token)
     with session_scope(svc.engine) as session:
-        sub = subscriptions.get(session, subscriber_id)
+        sub = store.get_subscriber(session, subscriber_id)
         view = {
             "email": sub.email,
             "status": sub.status,
@@ -321,7 +279,7 @@ def unsubscribe_form(token: str, request: Request, svc: Svc) -> HTMLResponse:
     # Mail scanners fetch links: a GET only shows the button, the POST acts.
     subscriber_id = _unsubscribe_id(svc, token)
     with session_scope(svc.engine) as session:
-        email = subscriptions.get(session, subscriber_id).email
+        email = store.get_subscriber(session, subscriber_id).email
     return _page(svc, request, "web/unsubscribe.html", email=email, token=token)
 
 

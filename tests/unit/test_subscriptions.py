@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from brief.errors import InputError, InvalidEmailError
-from brief.subscribers import normalize_email, parse_sections, parse_subscriber_csv
+from brief.subscriptions import normalize_email, parse_sections, parse_subscriber_csv
 from brief.tokens import TokenError, make_token, read_token
 
 
