@@ -4,10 +4,12 @@ The tree, so callers can choose what to retry::
 
     BriefError
     ├── ConfigError                 a setting is missing or malformed (user mistake)
-    ├── InputError                  bad user input: address, URL, file, date
+    ├── InputError                  bad user input: address, URL, file, date (web: 400)
     │   ├── InvalidEmailError
-    │   └── EmptyEditionError       no story in the window: no edition is made or sent
-    ├── NotFoundError               no such feed / subscriber / edition
+    │   └── TokenError              a link's token is forged, expired or for another purpose
+    ├── ForbiddenError              a form without its CSRF token (web: 403)
+    ├── NotFoundError               no such feed / subscriber / edition (web: 404)
+    ├── EmptyEditionError           no story in the window: no edition is made or sent
     ├── TransientError              worth retrying later
     │   ├── FetchError              network trouble, timeout, 5xx, 429 (may carry Retry-After)
     │   └── MailTransientError      SMTP 4xx, connection refused or dropped
@@ -40,12 +42,24 @@ class InvalidEmailError(InputError):
         self.reason = reason
 
 
+class TokenError(InputError):
+    """The token is forged, expired, or made for another purpose."""
+
+
+class ForbiddenError(BriefError):
+    """The request may not do this: a form came without the CSRF token its cookie needs."""
+
+
 class NotFoundError(BriefError):
     """The thing asked for does not exist."""
 
 
-class EmptyEditionError(InputError):
-    """No story in an edition's window: nothing is made, and nothing is sent."""
+class EmptyEditionError(BriefError):
+    """No story in an edition's window: nothing is made, and nothing is sent.
+
+    Not the caller's mistake (the feeds had nothing new, or failed): callers
+    report it as an outcome, not as bad input.
+    """
 
 
 class TransientError(BriefError):

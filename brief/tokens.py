@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from brief.errors import InputError
+from brief.errors import TokenError
 
 # Purposes: each kind of link signs with its own salt.
 CONFIRM = "confirm"  # double opt-in (max age: BRIEF_CONFIRM_MAX_AGE_HOURS)
@@ -18,10 +18,6 @@ MANAGE = "manage"  # preferences links
 UNSUBSCRIBE = "unsubscribe"
 MANAGE_MAX_AGE = 400 * 24 * 3600
 UNSUBSCRIBE_MAX_AGE = 400 * 24 * 3600  # links in old emails must keep working
-
-
-class TokenError(InputError):
-    """The token is forged, expired, or made for another purpose."""
 
 
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:

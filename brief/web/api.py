@@ -7,7 +7,7 @@ from datetime import date as Day
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from brief import store
 from brief.db import session_scope
 from brief.delivery import send_test
 from brief.editions import build_edition
-from brief.errors import InputError
+from brief.errors import EmptyEditionError, InputError
 from brief.models import Edition, Feed
 from brief.runtime import edition_plan, summarizer
 from brief.subscriptions import (
@@ -120,9 +120,10 @@ class BuildIn(BaseModel):
 
 
 class BuildOut(BaseModel):
-    edition: EditionOut
+    edition: EditionOut | None = Field(description="null when there was nothing to build")
     created: bool
     send_task_id: str | None = None
+    reason: str | None = Field(default=None, description="why no edition was built, when none was")
 
 
 @router.get("/editions", dependencies=[Operator])
@@ -131,22 +132,42 @@ def list_editions(svc: Svc) -> list[EditionOut]:
         return [_edition_out(session, e) for e in store.list_editions(session)]
 
 
-@router.post("/editions", status_code=201, dependencies=[Operator])
-def create_edition(body: BuildIn, svc: Svc) -> BuildOut:
-    """Build an edition now (default today); with `send`, queue its sending."""
+NOTHING_TO_BUILD = (
+    "No story in the edition's window (the feeds had nothing new, or failed): no edition "
+    "is made and nothing is queued. `edition` is null, `created` false, `reason` says why."
+)
+
+
+@router.post(
+    "/editions",
+    status_code=201,
+    dependencies=[Operator],
+    responses={200: {"model": BuildOut, "description": NOTHING_TO_BUILD}},
+)
+def create_edition(body: BuildIn, svc: Svc, response: Response) -> BuildOut:
+    """Build an edition now (default today); with `send`, queue its sending.
+
+    201 with the edition (`created` false when that date was already built).
+    200 with `edition: null` and a `reason` when there is nothing to build: not a
+    client error, and the date stays free for a later run.
+    """
     plan = edition_plan(svc.settings)
     now = svc.now()
-    with session_scope(svc.engine) as session:
-        edition, created = build_edition(
-            session,
-            plan,
-            svc.ctx,
-            day=body.date or plan.today(now),
-            now=now,
-            rebuild=body.rebuild,
-            summarizer=summarizer(svc.settings),
-        )
-        out = _edition_out(session, edition, stories=True)
+    try:
+        with session_scope(svc.engine) as session:
+            edition, created = build_edition(
+                session,
+                plan,
+                svc.ctx,
+                day=body.date or plan.today(now),
+                now=now,
+                rebuild=body.rebuild,
+                summarizer=summarizer(svc.settings),
+            )
+            out = _edition_out(session, edition, stories=True)
+    except EmptyEditionError as exc:
+        response.status_code = 200
+        return BuildOut(edition=None, created=False, reason=str(exc))
     task_id = svc.queue.send("brief.send_edition", out.id) if body.send else None
     return BuildOut(edition=out, created=created, send_task_id=task_id)
 

@@ -8,7 +8,7 @@ from fastapi.templating import Jinja2Templates
 
 from brief import runtime
 from brief.config import Settings
-from brief.errors import BriefError, InputError, NotFoundError
+from brief.errors import BriefError, ForbiddenError, InputError, NotFoundError
 from brief.mail.senders import EmailSender
 from brief.ratelimit import RateLimiter, make_rate_limiter
 from brief.taskqueue import CeleryQueue, TaskQueue
@@ -19,6 +19,15 @@ from brief.web.security import BodyLimit, SecurityHeaders
 
 FORM_MAX_BYTES = 64 * 1024
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _status(exc: BriefError) -> int:
+    """The HTTP status of an error no route handled itself."""
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, ForbiddenError):
+        return 403
+    return 400 if isinstance(exc, InputError) else 500
 
 
 def create_app(
@@ -53,9 +62,7 @@ def create_app(
 
     @app.exception_handler(BriefError)
     async def brief_error(request: Request, exc: BriefError) -> HTMLResponse | JSONResponse:
-        status = (
-            404 if isinstance(exc, NotFoundError) else 400 if isinstance(exc, InputError) else 500
-        )
+        status = _status(exc)
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=status)
         page = (

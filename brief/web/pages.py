@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from brief import store, subscriptions, tokens
 from brief.db import session_scope
-from brief.errors import InputError, NotFoundError
+from brief.errors import ForbiddenError, InputError, NotFoundError
 from brief.subscriptions import check_hour, check_timezone
 from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_token
 from brief.web.deps import CHECK_INBOX, Services, Svc, ip_allowed
@@ -83,11 +83,7 @@ def _check_csrf(svc: Services, request: Request, field: str | None) -> None:
     if not csrf_ok(
         svc.settings.secret_key.get_secret_value(), request.cookies.get(CSRF_COOKIE), field
     ):
-        raise _Forbidden
-
-
-class _Forbidden(Exception):
-    pass
+        raise ForbiddenError("this form has expired: reload the page and send it again")
 
 
 def _hour(value: str) -> int | None:
@@ -132,7 +128,7 @@ def subscribe_form(
 ) -> HTMLResponse:
     try:
         _check_csrf(svc, request, csrf_token)
-    except _Forbidden:
+    except ForbiddenError:
         return _message(
             svc,
             request,
@@ -244,7 +240,7 @@ def save_preferences(
     subscriber_id = _manage_id(svc, token)
     try:
         _check_csrf(svc, request, csrf_token)
-    except _Forbidden:
+    except ForbiddenError:
         return _preferences_page(
             svc,
             request,

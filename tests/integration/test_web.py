@@ -322,10 +322,15 @@ def test_operator_api_needs_the_token(client: TestClient, headers: dict[str, str
     assert client.get("/api/feeds", headers=auth()).json() == []
 
 
-def test_building_with_no_stories_is_a_clear_400(client: TestClient) -> None:
+def test_building_with_no_stories_says_why_and_is_not_a_client_error(
+    client: TestClient, queue: RecordingQueue
+) -> None:
     built = client.post("/api/editions", json={"send": True}, headers=auth())
-    assert built.status_code == 400 and "no stories" in built.json()["detail"]
+    assert built.status_code == 200, built.text
+    assert built.json()["edition"] is None and built.json()["created"] is False
+    assert "no stories" in built.json()["reason"] and built.json()["send_task_id"] is None
     assert client.get("/api/editions", headers=auth()).json() == []
+    assert queue.sent == []
 
 
 def test_operator_builds_previews_sends_and_test_sends(

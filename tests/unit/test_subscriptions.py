@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from brief.errors import InputError, InvalidEmailError
+from brief.errors import InputError, InvalidEmailError, TokenError
 from brief.subscriptions import normalize_email, parse_sections, parse_subscriber_csv
-from brief.tokens import TokenError, make_token, read_token
+from brief.tokens import make_token, read_token
 
 
 @pytest.mark.parametrize(
