@@ -19,6 +19,7 @@ from brief.web.deps import CHECK_INBOX, Services, Svc, ip_allowed
 from brief.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
+    HONEYPOT_FIELD,
     csrf_ok,
     csrf_token,
     new_csrf_cookie,
@@ -46,6 +47,7 @@ def _page(
         brief_name=svc.settings.name,
         csrf_field=CSRF_FIELD,
         csrf=csrf_token(secret, cookie),
+        honeypot_field=HONEYPOT_FIELD,
         **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -123,11 +125,11 @@ def subscribe_form(
     timezone: Annotated[str, Form(max_length=64)] = "",
     delivery_hour: Annotated[str, Form(max_length=2)] = "",
     sections: Annotated[list[str] | None, Form()] = None,
-    website: Annotated[str, Form(max_length=200)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    honeypot: Annotated[str, Form(alias=HONEYPOT_FIELD, max_length=200)] = "",
+    csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> HTMLResponse:
     try:
-        _check_csrf(svc, request, csrf_token)
+        _check_csrf(svc, request, csrf)
     except ForbiddenError:
         return _message(
             svc,
@@ -136,7 +138,7 @@ def subscribe_form(
             "This form has expired. Reload the page and send it again.",
             403,
         )
-    if website:  # the honeypot: people never fill a hidden field, bots do
+    if honeypot:  # the honeypot: people never fill a hidden field, bots do
         return _message(svc, request, "Almost done", CHECK_INBOX)
     if not ip_allowed(svc, request):
         return _message(svc, request, "Slow down", "Too many attempts; try again later.", 429)
@@ -235,11 +237,11 @@ def save_preferences(
     delivery_hour: Annotated[str, Form(max_length=2)] = "",
     sections: Annotated[list[str] | None, Form()] = None,
     paused: Annotated[str, Form(max_length=5)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> HTMLResponse:
     subscriber_id = _manage_id(svc, token)
     try:
-        _check_csrf(svc, request, csrf_token)
+        _check_csrf(svc, request, csrf)
     except ForbiddenError:
         return _preferences_page(
             svc,

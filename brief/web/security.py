@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 CSRF_COOKIE = "brief_csrf"
 CSRF_FIELD = "csrf_token"
-HONEYPOT_FIELD = "website"
+HONEYPOT_FIELD = "website"  # a hidden form field only bots fill in
 
 # Tokens travel in URLs (/confirm/<token>): never leak them through Referer.
 SECURITY_HEADERS = {
