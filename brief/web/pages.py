@@ -156,7 +156,6 @@ def subscribe_form(
                 known_sections=svc.settings.sections,
             )
     except InputError as exc:
-        message = str(exc)
         return _page(
             svc,
             request,
@@ -165,7 +164,7 @@ def subscribe_form(
             edition=None,
             sections=svc.settings.sections,
             timezone=svc.settings.timezone,
-            error=message,
+            error=str(exc),
         )
     return _message(svc, request, "Almost done", CHECK_INBOX)
 
