@@ -18,7 +18,6 @@ from brief.delivery import DeliveryOutcome, send_delivery
 from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
-from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
 from brief.mail.senders import EmailSender
 from brief.types import SiteContext
@@ -47,21 +46,12 @@ class RunReport:
 
 
 def ingest_all(
-    engine: Engine,
-    config: IngestConfig | None = None,
-    *,
-    now: datetime,
-    processes: int = 1,
-    timeout: float = 20.0,
-    user_agent: str = "brief",
+    engine: Engine, config: IngestConfig, *, now: datetime, processes: int = 1
 ) -> list[IngestResult]:
     """Refresh every enabled feed now, due or not (``brief ingest``, ``brief run``).
 
-    ``config`` comes from ``runtime.ingest_config``; without one, defaults are used
-    with ``timeout`` and ``user_agent`` (and private addresses refused).
+    ``config`` comes from ``runtime.ingest_config`` (tests and benches build their own).
     """
-    if config is None:
-        config = IngestConfig(fetch=FetchConfig(user_agent=user_agent, timeout=timeout))
     with session_scope(engine) as session:
         ids = store.feed_ids(session)
     return refresh_feeds(engine, ids, config, now, processes=processes)
@@ -102,17 +92,13 @@ def run_once(
     plan: EditionPlan,
     ctx: SiteContext,
     sender: EmailSender,
-    timeout: float = 20.0,
-    user_agent: str = "brief",
+    ingest: IngestConfig,
     now: Callable[[], datetime],
-    ingest: IngestConfig | None = None,
     processes: int = 1,
     summarizer: Summarizer | None = None,
 ) -> RunReport:
     report = RunReport()
-    report.ingested = ingest_all(
-        engine, ingest, now=now(), processes=processes, timeout=timeout, user_agent=user_agent
-    )
+    report.ingested = ingest_all(engine, ingest, now=now(), processes=processes)
     started = now()
     try:
         with session_scope(engine) as session:

@@ -143,6 +143,8 @@ def test_an_edition_date_out_of_range_is_a_clear_error(engine: Engine, day: str)
 
 def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
     from brief.errors import EmptyEditionError
+    from brief.feeds.fetch import FetchConfig
+    from brief.feeds.ingest import IngestConfig
     from brief.pipeline import run_once
 
     with session_scope(engine) as session:
@@ -150,7 +152,8 @@ def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
     with session_scope(engine) as session, pytest.raises(EmptyEditionError, match="no stories"):
         build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
     sender = RecordingSender()
-    report = run_once(engine, plan=plan(), ctx=CTX, sender=sender, now=lambda: NOW)
+    ingest = IngestConfig(fetch=FetchConfig(user_agent="brief-test"))
+    report = run_once(engine, plan=plan(), ctx=CTX, sender=sender, ingest=ingest, now=lambda: NOW)
     assert report.edition_id is None and "no edition made" in (report.edition_error or "")
     assert sender.messages == [] and report.deliveries == []
     with session_scope(engine) as session:
