@@ -15,8 +15,10 @@ from brief.store.deliveries import (
     create_due_deliveries,
     delivery_counts,
     fail_delivery,
+    find_delivery,
     finish_delivery,
     pending_delivery_ids,
+    subscriber_to_confirm,
 )
 from brief.store.editions import (
     delete_unsent_edition,
@@ -57,6 +59,7 @@ __all__ = [
     "edition_for_date",
     "fail_delivery",
     "feed_ids",
+    "find_delivery",
     "find_subscriber",
     "finish_delivery",
     "get_edition",
@@ -70,5 +73,6 @@ __all__ = [
     "pending_delivery_ids",
     "remove_feed",
     "save_edition",
+    "subscriber_to_confirm",
     "unsubscribe",
 ]

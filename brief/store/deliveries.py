@@ -48,6 +48,16 @@ def pending_delivery_ids(session: Session, edition_id: int) -> list[int]:
     )
 
 
+def find_delivery(session: Session, delivery_id: int) -> Delivery | None:
+    return session.get(Delivery, delivery_id)
+
+
+def subscriber_to_confirm(session: Session, subscriber_id: int) -> Subscriber | None:
+    """The subscriber a confirmation is for, while the address still awaits confirming."""
+    sub = session.get(Subscriber, subscriber_id)
+    return sub if sub is not None and sub.status == "pending" else None
+
+
 def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
     """Move one delivery from pending to sending; False if someone else has it or it is done.
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import Engine, select
@@ -12,9 +14,11 @@ from brief.db import session_factory, session_scope
 from brief.delivery import send_delivery
 from brief.editions import build_edition
 from brief.errors import MailTransientError
+from brief.mail.senders import SMTPSender
 from brief.models import Delivery
 from brief.pipeline import send_edition
 from tests.factories import CTX, NOW, RecordingSender, add_feed_with_articles, plan
+from tests.smtpserver import SMTPServer
 
 
 def now() -> object:
@@ -98,6 +102,87 @@ def test_a_transient_failure_is_retried_later(engine: Engine) -> None:
     ok = RecordingSender()
     again = send_edition(engine, edition_id, ok, CTX, lambda: NOW)
     assert [o.recipient for o in again] == ["one@x.test"] and ok.recipients() == ["one@x.test"]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:aiosmtpd.*")
+@pytest.mark.parametrize(
+    ("code", "outcome", "status"), [(550, "failed", "failed"), (451, "retry", "pending")]
+)
+def test_an_smtp_5xx_fails_the_delivery_a_4xx_leaves_it_pending(
+    engine: Engine, code: int, outcome: str, status: str
+) -> None:
+    edition_id = _setup(engine)
+    with SMTPServer(reject={"two@x.test": code}) as smtp:
+        sender = SMTPSender("127.0.0.1", smtp.port, timeout=5)
+        outcomes = send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+        received = smtp.wait_for(2)
+    assert {o.recipient: o.status for o in outcomes} == {
+        "one@x.test": "sent",
+        "two@x.test": outcome,
+        "three@x.test": "sent",
+    }
+    assert sorted(r.rcpt_tos for r in received) == [("one@x.test",), ("three@x.test",)]
+    with session_scope(engine) as session:
+        row = session.scalars(select(Delivery).where(Delivery.recipient == "two@x.test")).one()
+        assert row.status == status and f"SMTP {code}" in (row.last_error or "")
+
+
+def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "brief.delivery" and r.levelno == logging.ERROR]
+
+
+def test_a_rendering_bug_surfaces_and_loses_no_mail(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    edition_id = _setup(engine)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr("brief.delivery.render_digest", broken)
+    sender = RecordingSender()
+    with pytest.raises(RuntimeError, match="template bug"):
+        send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+    assert sender.messages == []
+    [logged] = _errors_logged(caplog)
+    assert logged.exc_info is not None  # the traceback, not only the message
+    with session_scope(engine) as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        # The one tried went back to pending with its error; the run stopped there.
+        assert [(r.status, r.attempts) for r in rows] == [
+            ("pending", 1),
+            ("pending", 0),
+            ("pending", 0),
+        ]
+        assert rows[0].last_error == "RuntimeError: template bug"
+    # Once the bug is fixed, the next send delivers every copy, once.
+    monkeypatch.undo()
+    fixed = RecordingSender()
+    again = send_edition(engine, edition_id, fixed, CTX, lambda: NOW)
+    assert [o.status for o in again] == ["sent"] * 3
+    assert sorted(fixed.recipients()) == ["one@x.test", "three@x.test", "two@x.test"]
+
+
+class BrokenSender:
+    def send(self, message: EmailMessage) -> str:
+        raise RuntimeError("bug in the sender")
+
+
+def test_an_unexpected_sender_error_surfaces_and_is_never_resent(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        store.create_deliveries(session, edition_id, NOW)
+    with session_scope(engine) as session:
+        delivery_id = store.pending_delivery_ids(session, edition_id)[0]
+    with session_factory(engine)() as session, pytest.raises(RuntimeError, match="sender"):
+        send_delivery(session, delivery_id, BrokenSender(), CTX, NOW)
+    [logged] = _errors_logged(caplog)
+    assert logged.exc_info is not None
+    # The message may have left: the row stays claimed, as after a crash mid-send.
+    with session_scope(engine) as session:
+        assert store.delivery_counts(session, edition_id) == {"sending": 1, "pending": 2}
 
 
 def test_subscriber_sections_narrow_the_email(engine: Engine) -> None:
