@@ -23,7 +23,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brief import store
@@ -33,7 +32,7 @@ from brief.mail.message import build_message, make_message_id
 from brief.mail.render import render_digest
 from brief.mail.senders import EmailSender
 from brief.mail.transactional import render_confirmation
-from brief.models import Delivery, Edition, Subscriber
+from brief.models import Delivery, Edition
 from brief.types import Digest, Recipient, SiteContext, Story
 
 log = logging.getLogger(__name__)
@@ -189,21 +188,6 @@ def send_confirmation(
         unsubscribe_mailto=None,
     )
     return sender.send(message)
-
-
-def welcome_delivery(session: Session, subscriber_id: int, now: datetime) -> int | None:
-    """A pending delivery of the latest edition for a newly confirmed subscriber, if any."""
-    edition = store.latest_edition(session)
-    if edition is None:
-        return None
-    sub = session.get(Subscriber, subscriber_id)
-    if sub is None or sub.status != "active":
-        return None
-    store.add_pending_deliveries(session, edition.id, [(sub.id, sub.email)], now)
-    delivery = session.scalar(
-        select(Delivery).where(Delivery.edition_id == edition.id, Delivery.subscriber_id == sub.id)
-    )
-    return delivery.id if delivery is not None and delivery.status == "pending" else None
 
 
 def send_test(

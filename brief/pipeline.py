@@ -20,6 +20,7 @@ from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
 from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
 from brief.mail.senders import EmailSender
+from brief.sending import EveryActive, send_pending
 from brief.types import SiteContext
 
 
@@ -67,23 +68,20 @@ def send_edition(
     on_start: Callable[[int], None] | None = None,
 ) -> list[DeliveryOutcome]:
     """Create the edition's deliveries and send every pending one, here and now."""
-    with session_scope(engine) as session:
-        store.create_deliveries(session, edition_id, now())
-    with session_scope(engine) as session:
-        ids = store.pending_delivery_ids(session, edition_id)
-    if on_start:
-        on_start(len(ids))
-    outcomes = []
-    for delivery_id in ids:
+
+    def send_here(delivery_id: int) -> DeliveryOutcome:
         with session_factory(engine)() as session:
             try:
                 outcome = send_delivery(session, delivery_id, sender, ctx, now())
-            except MailTransientError as exc:
+            except MailTransientError as exc:  # left pending: a later send retries it
                 outcome = DeliveryOutcome(delivery_id, exc.recipient, "retry", error=str(exc))
-        outcomes.append(outcome)
         if on_progress:
             on_progress(outcome)
-    return outcomes
+        return outcome
+
+    return send_pending(
+        engine, EveryActive(), send_here, now(), edition_id=edition_id, on_start=on_start
+    )
 
 
 def run_once(

@@ -17,6 +17,7 @@ from brief.errors import MailTransientError
 from brief.mail.senders import SMTPSender
 from brief.models import Delivery
 from brief.pipeline import send_edition
+from brief.sending import DueNow, EveryActive, OneSubscriber, send_pending
 from tests.factories import CTX, NOW, RecordingSender, add_feed_with_articles, plan
 from tests.smtpserver import SMTPServer
 
@@ -183,6 +184,33 @@ def test_an_unexpected_sender_error_surfaces_and_is_never_resent(
     # The message may have left: the row stays claimed, as after a crash mid-send.
     with session_scope(engine) as session:
         assert store.delivery_counts(session, edition_id) == {"sending": 1, "pending": 2}
+
+
+def test_send_pending_hands_over_committed_deliveries_of_the_chosen_recipients(
+    engine: Engine,
+) -> None:
+    handed: list[tuple[str, str]] = []
+
+    def enqueue(delivery_id: int) -> int:
+        with session_scope(engine) as session:  # what a worker's own connection sees
+            row = store.find_delivery(session, delivery_id)
+            assert row is not None, "handed over before its commit"
+            handed.append((row.recipient, row.status))
+        return delivery_id
+
+    assert send_pending(engine, DueNow(), enqueue, NOW) == []  # no edition yet
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        one, waiting = (store.find_subscriber(session, e) for e in ("one@x.test", "pending@x.test"))
+        assert one is not None and waiting is not None
+        one_id, waiting_id = one.id, waiting.id
+    assert send_pending(engine, OneSubscriber(waiting_id), enqueue, NOW) == []  # not confirmed
+    [welcome] = send_pending(engine, OneSubscriber(one_id), enqueue, NOW)
+    assert handed == [("one@x.test", "pending")]
+    # Every pending delivery goes, the welcome copy too while it is unsent.
+    everyone = send_pending(engine, EveryActive(), enqueue, NOW, edition_id=edition_id)
+    assert welcome in everyone and len(everyone) == 3
+    assert sorted(r for r, _ in handed[1:]) == ["one@x.test", "three@x.test", "two@x.test"]
 
 
 def test_subscriber_sections_narrow_the_email(engine: Engine) -> None:
