@@ -5,10 +5,15 @@ both keep the same guarantee. Each step commits before the next:
 
 1. claim: pending -> sending (conditional UPDATE; a second runner gets nothing)
 2. render the subscriber's copy and send it
-3. record: sending -> sent, or back to pending (transient error), or failed
+3. record: sending -> sent, failed (a permanent mail error), or back to pending
+   (a transient mail error, re-raised so a task can retry)
 
-A crash between 2 and 3 leaves the row in `sending`; nothing re-sends it on its
-own, because the message may have left. `brief editions show` lists such rows.
+Any other error is logged with its traceback and re-raised. Raised before the
+message reached the sender (a bug while rendering, a database error), it puts
+the row back to pending: nothing left, so sending later is safe. Raised by the
+sender itself, or a crash between 2 and 3, leaves the row in `sending`; nothing
+re-sends it on its own, because the message may have left. `brief editions show`
+lists such rows.
 """
 
 from __future__ import annotations
@@ -18,17 +23,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from brief import store
 from brief.digest.build import digest_from_stories
-from brief.errors import MailError, MailTransientError
+from brief.errors import MailError, MailPermanentError, MailTransientError
 from brief.mail.message import build_message, make_message_id
 from brief.mail.render import render_digest
 from brief.mail.senders import EmailSender
 from brief.mail.transactional import render_confirmation
-from brief.models import Delivery, Edition, Subscriber
+from brief.models import Delivery, Edition
 from brief.types import Digest, Recipient, SiteContext, Story
 
 log = logging.getLogger(__name__)
@@ -84,42 +88,72 @@ def send_delivery(
 ) -> DeliveryOutcome:
     """Send one delivery if it is still pending. Never sends a delivery twice.
 
-    Raises MailTransientError (after recording it) so a Celery task can retry.
+    Raises MailTransientError (after recording it) so a Celery task can retry,
+    and any error that is not about the mail (see the module's docstring).
     """
     if not store.claim_delivery(session, delivery_id, now):
         session.rollback()
-        delivery = session.get(Delivery, delivery_id)
-        return DeliveryOutcome(delivery_id, delivery.recipient if delivery else "?", "skipped")
+        found = store.find_delivery(session, delivery_id)
+        return DeliveryOutcome(delivery_id, found.recipient if found else "?", "skipped")
     session.commit()
 
-    delivery = session.get(Delivery, delivery_id)
-    assert delivery is not None
-    edition, subscriber = delivery.edition, delivery.subscriber
-    message_id = make_message_id("digest", f"{edition.date.isoformat()}.{delivery.id}", ctx.domain)
     try:
-        recipient = Recipient(
-            email=delivery.recipient,
-            unsubscribe_url=ctx.links.unsubscribe(subscriber.id),
-            preferences_url=ctx.links.preferences(subscriber.id),
+        delivery = store.find_delivery(session, delivery_id)
+        assert delivery is not None  # we hold its claim
+        recipient = delivery.recipient
+        message_id = make_message_id(
+            "digest", f"{delivery.edition.date.isoformat()}.{delivery.id}", ctx.domain
         )
-        digest = edition_digest(edition).for_sections(subscriber.sections)
-        message = digest_message(edition, digest, recipient, ctx, message_id=message_id, now=now)
+        message = _delivery_message(delivery, ctx, message_id, now)
+    except Exception as exc:
+        log.exception("delivery %s: cannot make its message; back to pending", delivery_id)
+        _put_back(session, delivery_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+    try:
         where = sender.send(message)
     except MailTransientError as exc:
         store.fail_delivery(session, delivery_id, str(exc), retry=True)
         session.commit()
         raise
-    except Exception as exc:
-        # A permanent SMTP refusal, or a bug while rendering: record it, move on.
-        error = str(exc) if isinstance(exc, MailError) else f"{type(exc).__name__}: {exc}"
-        log.warning("delivery %s to %s failed: %s", delivery_id, delivery.recipient, error)
-        store.fail_delivery(session, delivery_id, error, retry=False)
+    except MailPermanentError as exc:
+        log.warning("delivery %s to %s failed: %s", delivery_id, recipient, exc)
+        store.fail_delivery(session, delivery_id, str(exc), retry=False)
         session.commit()
-        return DeliveryOutcome(delivery_id, delivery.recipient, "failed", error=error)
+        return DeliveryOutcome(delivery_id, recipient, "failed", error=str(exc))
+    except Exception:
+        log.exception(
+            "delivery %s: the sender broke; left in sending: it may have gone", delivery_id
+        )
+        raise
 
     store.finish_delivery(session, delivery_id, now, message_id)
     session.commit()
-    return DeliveryOutcome(delivery_id, delivery.recipient, "sent", where=where)
+    return DeliveryOutcome(delivery_id, recipient, "sent", where=where)
+
+
+def _delivery_message(
+    delivery: Delivery, ctx: SiteContext, message_id: str, now: datetime
+) -> EmailMessage:
+    edition, subscriber = delivery.edition, delivery.subscriber
+    recipient = Recipient(
+        email=delivery.recipient,
+        unsubscribe_url=ctx.links.unsubscribe(subscriber.id),
+        preferences_url=ctx.links.preferences(subscriber.id),
+    )
+    digest = edition_digest(edition).for_sections(subscriber.sections)
+    return digest_message(edition, digest, recipient, ctx, message_id=message_id, now=now)
+
+
+def _put_back(session: Session, delivery_id: int, error: str) -> None:
+    """Claimed -> pending again, for a message that never reached the sender."""
+    session.rollback()
+    try:
+        store.fail_delivery(session, delivery_id, error, retry=True)
+        session.commit()
+    except Exception:  # the database may be what failed; the caller raises the first error
+        session.rollback()
+        log.exception("delivery %s: cannot put it back to pending; left in sending", delivery_id)
 
 
 def send_confirmation(
@@ -135,8 +169,8 @@ def send_confirmation(
 
     Returns where it went, or None when there is nothing to confirm any more.
     """
-    sub = session.get(Subscriber, subscriber_id)
-    if sub is None or sub.status != "pending":
+    sub = store.subscriber_to_confirm(session, subscriber_id)
+    if sub is None:
         return None
     rendered = render_confirmation(
         brief_name=ctx.brief_name,
@@ -154,21 +188,6 @@ def send_confirmation(
         unsubscribe_mailto=None,
     )
     return sender.send(message)
-
-
-def welcome_delivery(session: Session, subscriber_id: int, now: datetime) -> int | None:
-    """A pending delivery of the latest edition for a newly confirmed subscriber, if any."""
-    edition = store.latest_edition(session)
-    if edition is None:
-        return None
-    sub = session.get(Subscriber, subscriber_id)
-    if sub is None or sub.status != "active":
-        return None
-    store.add_pending_deliveries(session, edition.id, [(sub.id, sub.email)], now)
-    delivery = session.scalar(
-        select(Delivery).where(Delivery.edition_id == edition.id, Delivery.subscriber_id == sub.id)
-    )
-    return delivery.id if delivery is not None and delivery.status == "pending" else None
 
 
 def send_test(

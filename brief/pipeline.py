@@ -18,9 +18,9 @@ from brief.delivery import DeliveryOutcome, send_delivery
 from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
-from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
 from brief.mail.senders import EmailSender
+from brief.sending import EveryActive, send_pending
 from brief.types import SiteContext
 
 
@@ -47,21 +47,12 @@ class RunReport:
 
 
 def ingest_all(
-    engine: Engine,
-    config: IngestConfig | None = None,
-    *,
-    now: datetime,
-    processes: int = 1,
-    timeout: float = 20.0,
-    user_agent: str = "brief",
+    engine: Engine, config: IngestConfig, *, now: datetime, processes: int = 1
 ) -> list[IngestResult]:
     """Refresh every enabled feed now, due or not (``brief ingest``, ``brief run``).
 
-    ``config`` comes from ``runtime.ingest_config``; without one, defaults are used
-    with ``timeout`` and ``user_agent`` (and private addresses refused).
+    ``config`` comes from ``runtime.ingest_config`` (tests and benches build their own).
     """
-    if config is None:
-        config = IngestConfig(fetch=FetchConfig(user_agent=user_agent, timeout=timeout))
     with session_scope(engine) as session:
         ids = store.feed_ids(session)
     return refresh_feeds(engine, ids, config, now, processes=processes)
@@ -77,23 +68,20 @@ def send_edition(
     on_start: Callable[[int], None] | None = None,
 ) -> list[DeliveryOutcome]:
     """Create the edition's deliveries and send every pending one, here and now."""
-    with session_scope(engine) as session:
-        store.create_deliveries(session, edition_id, now())
-    with session_scope(engine) as session:
-        ids = store.pending_delivery_ids(session, edition_id)
-    if on_start:
-        on_start(len(ids))
-    outcomes = []
-    for delivery_id in ids:
+
+    def send_here(delivery_id: int) -> DeliveryOutcome:
         with session_factory(engine)() as session:
             try:
                 outcome = send_delivery(session, delivery_id, sender, ctx, now())
-            except MailTransientError as exc:
+            except MailTransientError as exc:  # left pending: a later send retries it
                 outcome = DeliveryOutcome(delivery_id, exc.recipient, "retry", error=str(exc))
-        outcomes.append(outcome)
         if on_progress:
             on_progress(outcome)
-    return outcomes
+        return outcome
+
+    return send_pending(
+        engine, EveryActive(), send_here, now(), edition_id=edition_id, on_start=on_start
+    )
 
 
 def run_once(
@@ -102,17 +90,13 @@ def run_once(
     plan: EditionPlan,
     ctx: SiteContext,
     sender: EmailSender,
-    timeout: float = 20.0,
-    user_agent: str = "brief",
+    ingest: IngestConfig,
     now: Callable[[], datetime],
-    ingest: IngestConfig | None = None,
     processes: int = 1,
     summarizer: Summarizer | None = None,
 ) -> RunReport:
     report = RunReport()
-    report.ingested = ingest_all(
-        engine, ingest, now=now(), processes=processes, timeout=timeout, user_agent=user_agent
-    )
+    report.ingested = ingest_all(engine, ingest, now=now(), processes=processes)
     started = now()
     try:
         with session_scope(engine) as session:

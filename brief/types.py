@@ -180,7 +180,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

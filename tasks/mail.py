@@ -1,16 +1,19 @@
-"""Mail tasks: one task per delivery, claimed in the database so it is sent once."""
+"""Mail tasks: one task per delivery, claimed in the database so it is sent once.
+
+Edition sends queue those tasks through `brief.sending.send_pending`, the path
+`brief run` takes too; only the hand-over differs (enqueue here, send there).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from brief import store
-from brief.db import session_factory, session_scope
+from brief.db import session_factory
 from brief.delivery import send_confirmation as confirm_one
 from brief.delivery import send_delivery as send_one
-from brief.delivery import welcome_delivery
 from brief.errors import MailTransientError
 from brief.runtime import mail_context, sender
+from brief.sending import DueNow, EveryActive, OneSubscriber, send_pending
 from tasks.app import app
 from tasks.base import engine, settings, utcnow
 
@@ -18,30 +21,13 @@ from tasks.base import engine, settings, utcnow
 @app.task(name="brief.send_edition")
 def send_edition(edition_id: int) -> int:
     """Create a delivery per active subscriber, commit, then queue one send each."""
-    with session_scope(engine()) as session:
-        store.create_deliveries(session, edition_id, utcnow())
-    with session_scope(engine()) as session:
-        ids = store.pending_delivery_ids(session, edition_id)
-    for delivery_id in ids:
-        send_delivery.delay(delivery_id)
-    return len(ids)
+    return len(send_pending(engine(), EveryActive(), _enqueue, utcnow(), edition_id=edition_id))
 
 
 @app.task(name="brief.send_due", ignore_result=True)
 def send_due() -> int:
     """Beat: queue the latest edition for every subscriber whose morning it now is."""
-    now = utcnow()
-    with session_scope(engine()) as session:
-        edition = store.latest_edition(session)
-        if edition is None:
-            return 0
-        store.create_due_deliveries(session, edition, now)
-        edition_id = edition.id
-    with session_scope(engine()) as session:
-        ids = store.pending_delivery_ids(session, edition_id)
-    for delivery_id in ids:
-        send_delivery.delay(delivery_id)
-    return len(ids)
+    return len(send_pending(engine(), DueNow(), _enqueue, utcnow()))
 
 
 @app.task(
@@ -85,8 +71,11 @@ def send_confirmation(subscriber_id: int) -> str | None:
 @app.task(name="brief.send_welcome")
 def send_welcome(subscriber_id: int) -> int | None:
     """Send the latest edition to a subscriber who just confirmed, through a delivery row."""
-    with session_scope(engine()) as session:
-        delivery_id = welcome_delivery(session, subscriber_id, utcnow())
-    if delivery_id is not None:
-        send_delivery.delay(delivery_id)
+    queued = send_pending(engine(), OneSubscriber(subscriber_id), _enqueue, utcnow())
+    return queued[0] if queued else None
+
+
+def _enqueue(delivery_id: int) -> int:
+    """Hand one delivery to a worker (send_pending calls this after its commit)."""
+    send_delivery.delay(delivery_id)
     return delivery_id

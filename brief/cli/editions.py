@@ -226,7 +226,8 @@ def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
         if counts.get("sending"):
             typer.echo(
                 f"warning: {counts['sending']} delivery(ies) stuck in 'sending': "
-                "a worker stopped mid-send; check the mail log before re-sending"
+                "a send stopped midway (a crash, or a sender error in the log); "
+                "check the mail log before re-sending"
             )
         section = None
         for story in edition.stories:

@@ -18,7 +18,6 @@ POLICY = policy.default.clone(refold_source="none")
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 ftext: printable ASCII but ':'
 
 
 def make_message_id(kind: str, key: str, domain: str) -> str:
@@ -96,10 +95,6 @@ def build_message(
         if one_click:
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["Precedence"] = "bulk"
-    for name, value in rendered.headers.items():
-        if not _HEADER_NAME.match(name):
-            raise InputError(f"invalid header name {name!r}")
-        msg[name] = _single_line(value, f"header {name}")
     # quoted-printable keeps both parts 7-bit with short lines whatever the text.
     msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")

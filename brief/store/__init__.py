@@ -15,6 +15,7 @@ from brief.store.deliveries import (
     create_due_deliveries,
     delivery_counts,
     fail_delivery,
+    find_delivery,
     finish_delivery,
     pending_delivery_ids,
 )
@@ -42,6 +43,7 @@ from brief.store.subscribers import (
     get_subscriber,
     list_subscribers,
     page_subscribers,
+    subscriber_to_confirm,
     unsubscribe,
 )
 
@@ -62,6 +64,7 @@ __all__ = [
     "fail_delivery",
     "failing_feeds",
     "feed_ids",
+    "find_delivery",
     "find_subscriber",
     "finish_delivery",
     "get_edition",
@@ -77,6 +80,7 @@ __all__ = [
     "pending_delivery_ids",
     "remove_feed",
     "save_edition",
+    "subscriber_to_confirm",
     "subscribers_by_status",
     "unsubscribe",
 ]

@@ -30,22 +30,30 @@ def add_pending_deliveries(
     return insert_ignoring_conflicts(session, Delivery, rows)
 
 
-def create_deliveries(session: Session, edition_id: int, now: datetime) -> int:
-    """One pending Delivery per active subscriber who has none for this edition."""
-    active = session.execute(
-        select(Subscriber.id, Subscriber.email).where(Subscriber.status == "active")
-    ).all()
-    return add_pending_deliveries(session, edition_id, active, now)
+def create_deliveries(
+    session: Session, edition_id: int, now: datetime, *, subscriber_id: int | None = None
+) -> int:
+    """One pending Delivery per active subscriber (or only this one) who has none yet."""
+    query = select(Subscriber.id, Subscriber.email).where(Subscriber.status == "active")
+    if subscriber_id is not None:
+        query = query.where(Subscriber.id == subscriber_id)
+    return add_pending_deliveries(session, edition_id, session.execute(query).all(), now)
 
 
-def pending_delivery_ids(session: Session, edition_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(Delivery.id)
-            .where(Delivery.edition_id == edition_id, Delivery.status == "pending")
-            .order_by(Delivery.id)
-        )
+def pending_delivery_ids(
+    session: Session, edition_id: int, *, subscriber_id: int | None = None
+) -> list[int]:
+    """The edition's deliveries still to send (to everyone, or to this subscriber)."""
+    query = select(Delivery.id).where(
+        Delivery.edition_id == edition_id, Delivery.status == "pending"
     )
+    if subscriber_id is not None:
+        query = query.where(Delivery.subscriber_id == subscriber_id)
+    return list(session.scalars(query.order_by(Delivery.id)))
+
+
+def find_delivery(session: Session, delivery_id: int) -> Delivery | None:
+    return session.get(Delivery, delivery_id)
 
 
 def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:

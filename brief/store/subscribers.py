@@ -82,3 +82,9 @@ def unsubscribe(session: Session, email: str, now: datetime) -> Subscriber:
         sub.status = "unsubscribed"
         sub.unsubscribed_at = now
     return sub
+
+
+def subscriber_to_confirm(session: Session, subscriber_id: int) -> Subscriber | None:
+    """The subscriber a confirmation is for, while the address still awaits confirming."""
+    sub = session.get(Subscriber, subscriber_id)
+    return sub if sub is not None and sub.status == "pending" else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import Engine, select
@@ -12,9 +14,12 @@ from brief.db import session_factory, session_scope
 from brief.delivery import send_delivery
 from brief.editions import build_edition
 from brief.errors import MailTransientError
+from brief.mail.senders import SMTPSender
 from brief.models import Delivery
 from brief.pipeline import send_edition
+from brief.sending import DueNow, EveryActive, OneSubscriber, send_pending
 from tests.factories import CTX, NOW, RecordingSender, add_feed_with_articles, plan
+from tests.smtpserver import SMTPServer
 
 
 def now() -> object:
@@ -100,6 +105,114 @@ def test_a_transient_failure_is_retried_later(engine: Engine) -> None:
     assert [o.recipient for o in again] == ["one@x.test"] and ok.recipients() == ["one@x.test"]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning:aiosmtpd.*")
+@pytest.mark.parametrize(
+    ("code", "outcome", "status"), [(550, "failed", "failed"), (451, "retry", "pending")]
+)
+def test_an_smtp_5xx_fails_the_delivery_a_4xx_leaves_it_pending(
+    engine: Engine, code: int, outcome: str, status: str
+) -> None:
+    edition_id = _setup(engine)
+    with SMTPServer(reject={"two@x.test": code}) as smtp:
+        sender = SMTPSender("127.0.0.1", smtp.port, timeout=5)
+        outcomes = send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+        received = smtp.wait_for(2)
+    assert {o.recipient: o.status for o in outcomes} == {
+        "one@x.test": "sent",
+        "two@x.test": outcome,
+        "three@x.test": "sent",
+    }
+    assert sorted(r.rcpt_tos for r in received) == [("one@x.test",), ("three@x.test",)]
+    with session_scope(engine) as session:
+        row = session.scalars(select(Delivery).where(Delivery.recipient == "two@x.test")).one()
+        assert row.status == status and f"SMTP {code}" in (row.last_error or "")
+
+
+def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "brief.delivery" and r.levelno == logging.ERROR]
+
+
+def test_a_rendering_bug_surfaces_and_loses_no_mail(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    edition_id = _setup(engine)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("template bug")
+
+    monkeypatch.setattr("brief.delivery.render_digest", broken)
+    sender = RecordingSender()
+    with pytest.raises(RuntimeError, match="template bug"):
+        send_edition(engine, edition_id, sender, CTX, lambda: NOW)
+    assert sender.messages == []
+    [logged] = _errors_logged(caplog)
+    assert logged.exc_info is not None  # the traceback, not only the message
+    with session_scope(engine) as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        # The one tried went back to pending with its error; the run stopped there.
+        assert [(r.status, r.attempts) for r in rows] == [
+            ("pending", 1),
+            ("pending", 0),
+            ("pending", 0),
+        ]
+        assert rows[0].last_error == "RuntimeError: template bug"
+    # Once the bug is fixed, the next send delivers every copy, once.
+    monkeypatch.undo()
+    fixed = RecordingSender()
+    again = send_edition(engine, edition_id, fixed, CTX, lambda: NOW)
+    assert [o.status for o in again] == ["sent"] * 3
+    assert sorted(fixed.recipients()) == ["one@x.test", "three@x.test", "two@x.test"]
+
+
+class BrokenSender:
+    def send(self, message: EmailMessage) -> str:
+        raise RuntimeError("bug in the sender")
+
+
+def test_an_unexpected_sender_error_surfaces_and_is_never_resent(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        store.create_deliveries(session, edition_id, NOW)
+    with session_scope(engine) as session:
+        delivery_id = store.pending_delivery_ids(session, edition_id)[0]
+    with session_factory(engine)() as session, pytest.raises(RuntimeError, match="sender"):
+        send_delivery(session, delivery_id, BrokenSender(), CTX, NOW)
+    [logged] = _errors_logged(caplog)
+    assert logged.exc_info is not None
+    # The message may have left: the row stays claimed, as after a crash mid-send.
+    with session_scope(engine) as session:
+        assert store.delivery_counts(session, edition_id) == {"sending": 1, "pending": 2}
+
+
+def test_send_pending_hands_over_committed_deliveries_of_the_chosen_recipients(
+    engine: Engine,
+) -> None:
+    handed: list[tuple[str, str]] = []
+
+    def enqueue(delivery_id: int) -> int:
+        with session_scope(engine) as session:  # what a worker's own connection sees
+            row = store.find_delivery(session, delivery_id)
+            assert row is not None, "handed over before its commit"
+            handed.append((row.recipient, row.status))
+        return delivery_id
+
+    assert send_pending(engine, DueNow(), enqueue, NOW) == []  # no edition yet
+    edition_id = _setup(engine)
+    with session_scope(engine) as session:
+        one, waiting = (store.find_subscriber(session, e) for e in ("one@x.test", "pending@x.test"))
+        assert one is not None and waiting is not None
+        one_id, waiting_id = one.id, waiting.id
+    assert send_pending(engine, OneSubscriber(waiting_id), enqueue, NOW) == []  # not confirmed
+    [welcome] = send_pending(engine, OneSubscriber(one_id), enqueue, NOW)
+    assert handed == [("one@x.test", "pending")]
+    # Every pending delivery goes, the welcome copy too while it is unsent.
+    everyone = send_pending(engine, EveryActive(), enqueue, NOW, edition_id=edition_id)
+    assert welcome in everyone and len(everyone) == 3
+    assert sorted(r for r, _ in handed[1:]) == ["one@x.test", "three@x.test", "two@x.test"]
+
+
 def test_subscriber_sections_narrow_the_email(engine: Engine) -> None:
     edition_id = _setup(engine)
     with session_scope(engine) as session:
@@ -143,6 +256,8 @@ def test_an_edition_date_out_of_range_is_a_clear_error(engine: Engine, day: str)
 
 def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
     from brief.errors import EmptyEditionError
+    from brief.feeds.fetch import FetchConfig
+    from brief.feeds.ingest import IngestConfig
     from brief.pipeline import run_once
 
     with session_scope(engine) as session:
@@ -150,7 +265,8 @@ def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
     with session_scope(engine) as session, pytest.raises(EmptyEditionError, match="no stories"):
         build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
     sender = RecordingSender()
-    report = run_once(engine, plan=plan(), ctx=CTX, sender=sender, now=lambda: NOW)
+    ingest = IngestConfig(fetch=FetchConfig(user_agent="brief-test"))
+    report = run_once(engine, plan=plan(), ctx=CTX, sender=sender, ingest=ingest, now=lambda: NOW)
     assert report.edition_id is None and "no edition made" in (report.edition_error or "")
     assert sender.messages == [] and report.deliveries == []
     with session_scope(engine) as session:

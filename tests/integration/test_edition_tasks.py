@@ -13,7 +13,8 @@ from brief import store
 from brief.config import Settings
 from brief.db import session_scope
 from brief.digest.build import group_stories, summarize_draft
-from tests.factories import NOW, add_feed_with_articles
+from brief.editions import build_edition
+from tests.factories import CTX, NOW, add_feed_with_articles, plan
 
 
 @pytest.fixture
@@ -61,3 +62,30 @@ def test_a_story_that_fails_is_left_out_not_the_edition(engine: Engine, configur
         [good], NOW.date().isoformat(), [w.isoformat() for w in window], NOW.isoformat(), False
     )
     assert again["edition_id"] == result["edition_id"] and not again["created"]
+
+
+def test_the_send_tasks_queue_one_send_per_pending_delivery(
+    engine: Engine, configured: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks import mail
+
+    queued: list[int] = []
+    monkeypatch.setattr(mail.send_delivery, "delay", queued.append)
+    monkeypatch.setattr(mail, "utcnow", lambda: NOW + timedelta(minutes=1))
+    with session_scope(engine) as session:
+        add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
+        early, _ = store.add_subscriber(session, "early@x.test", now=NOW)
+        late, _ = store.add_subscriber(session, "late@x.test", now=NOW, delivery_hour=18)
+        edition, _ = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+        early_id, late_id, edition_id = early.id, late.id, edition.id
+    with session_scope(engine) as session:
+        assert store.pending_delivery_ids(session, edition_id) == []
+
+    assert mail.send_due.run() == 1  # only the reader whose morning it is
+    with session_scope(engine) as session:
+        [first] = store.pending_delivery_ids(session, edition_id, subscriber_id=early_id)
+    assert queued == [first]
+    welcome = mail.send_welcome.run(late_id)  # a new reader gets the edition at once
+    assert welcome is not None and queued == [first, welcome]
+    # The nothing-sent-yet rows go again with the next send of the whole edition.
+    assert mail.send_edition.run(edition_id) == 2 and queued[2:] == [first, welcome]
