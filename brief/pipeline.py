@@ -19,7 +19,8 @@ from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
 from brief.feeds.fetch import FetchConfig
-from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
+from brief.feeds.ingest import IngestConfig, refresh_feeds
+from brief.feeds.writer import IngestResult
 from brief.mail.senders import EmailSender
 from brief.types import SiteContext
 

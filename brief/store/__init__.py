@@ -7,7 +7,13 @@ holds one domain's statements.
 """
 
 from brief.store._sql import insert_ignoring_conflicts
-from brief.store.articles import articles_in_window, insert_articles
+from brief.store.articles import (
+    articles_for_update,
+    articles_in_window,
+    insert_articles,
+    set_full_text,
+    update_article,
+)
 from brief.store.deliveries import (
     add_pending_deliveries,
     claim_delivery,
@@ -31,8 +37,11 @@ from brief.store.feeds import (
     check_feed_url,
     claim_due_feeds,
     feed_ids,
+    feeds_for_update,
     get_feed_by_url,
     list_feeds,
+    record_failure,
+    record_fetch,
     remove_feed,
 )
 from brief.store.subscribers import (
@@ -46,6 +55,7 @@ __all__ = [
     "add_feed",
     "add_pending_deliveries",
     "add_subscriber",
+    "articles_for_update",
     "articles_in_window",
     "check_feed_url",
     "claim_delivery",
@@ -57,6 +67,7 @@ __all__ = [
     "edition_for_date",
     "fail_delivery",
     "feed_ids",
+    "feeds_for_update",
     "find_subscriber",
     "finish_delivery",
     "get_edition",
@@ -68,7 +79,11 @@ __all__ = [
     "list_feeds",
     "list_subscribers",
     "pending_delivery_ids",
+    "record_failure",
+    "record_fetch",
     "remove_feed",
     "save_edition",
+    "set_full_text",
     "unsubscribe",
+    "update_article",
 ]
