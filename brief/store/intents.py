@@ -1,7 +1,7 @@
 """What callers hand the store to write, and the stored state they decide from.
 
 Like reader's ``FeedUpdateIntent``/``EntryUpdateIntent``/``EntryForUpdate``: the
-decisions (brief.feeds.dedup, brief.feeds.writer) are made on these
+decisions (brief.feeds.dedup, brief.feeds.writer, brief.editions) are made on these
 plain values, and the store turns them into SQL. Values are already fitted to the
 columns (see the lengths in brief.models).
 """
@@ -9,7 +9,7 @@ columns (see the lengths in brief.models).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 # -- feeds -------------------------------------------------------------------
@@ -114,3 +114,20 @@ class ArticleForUpdate:
     updated_at: datetime | None
     content_hash: str | None
 
+
+# -- editions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewEdition:
+    """A built edition, stored once per date."""
+
+    date: date
+    window_start: datetime
+    window_end: datetime
+    subject: str
+    stories: list[dict[str, Any]]  # Digest.stories_json()
+    html: str
+    text: str
+    created_at: datetime
+    status: str = "built"
