@@ -243,7 +243,7 @@ async def _full_texts(
 
     async def one(article_id: int, link: str) -> bool:
         try:
-            async with limiter.host(link), limiter.total():
+            async with limiter.slot(link):
                 final_url, html = await fetch_page(
                     client,
                     link,
