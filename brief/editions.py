@@ -29,6 +29,7 @@ from brief.digest.rank import StoryDraft
 from brief.errors import EmptyEditionError, InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
+from brief.store.intents import NewEdition
 from brief.types import SiteContext, Story
 
 MIN_DAY, MAX_DAY = date(1971, 1, 1), date(9998, 12, 31)  # windows stay in datetime's range
@@ -119,17 +120,16 @@ def store_edition(
     )
     return store.save_edition(
         session,
-        {
-            "date": day,
-            "window_start": window[0],
-            "window_end": window[1],
-            "subject": rendered.subject,
-            "stories": digest.stories_json(),
-            "html": rendered.html,
-            "text": rendered.text,
-            "status": "built",
-            "created_at": now,
-        },
+        NewEdition(
+            date=day,
+            window_start=window[0],
+            window_end=window[1],
+            subject=rendered.subject,
+            stories=digest.stories_json(),
+            html=rendered.html,
+            text=rendered.text,
+            created_at=now,
+        ),
     )
 
 

@@ -47,6 +47,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Column lengths, shared with the code that fits feed values into them (brief.feeds.dedup,
+# brief.feeds.writer): a longer URL is dropped, a longer name cut, a longer guid digested.
+URL_LENGTH = 2048
+GUID_LENGTH = 1024
+NAME_LENGTH = 500  # titles, authors, alt texts
+TITLE_KEY_LENGTH = 300
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -65,9 +72,9 @@ class Feed(Base):
     __tablename__ = "feed"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
-    title: Mapped[str | None] = mapped_column(String(500))
-    site_url: Mapped[str | None] = mapped_column(String(2048))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
+    title: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    site_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     section: Mapped[str] = mapped_column(String(64), default="world")
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
@@ -110,21 +117,22 @@ class Article(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feed.id", ondelete="CASCADE"))
-    guid: Mapped[str] = mapped_column(String(1024))
-    link: Mapped[str | None] = mapped_column(String(2048))
+    guid: Mapped[str] = mapped_column(String(GUID_LENGTH))
+    link: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     title: Mapped[str] = mapped_column(Text)
     summary_text: Mapped[str] = mapped_column(Text, default="")
     summary_html: Mapped[str] = mapped_column(Text, default="")
-    author: Mapped[str | None] = mapped_column(String(500))
-    image_url: Mapped[str | None] = mapped_column(String(2048))
+    author: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    image_url: Mapped[str | None] = mapped_column(String(URL_LENGTH))
     published_at: Mapped[datetime]  # first-seen time when the feed gives none
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]  # the entry's own "updated", when it gives one
     categories: Mapped[list[str] | None] = mapped_column(JSON)
-    image_alt: Mapped[str | None] = mapped_column(String(500))
+    image_alt: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     full_text: Mapped[str] = mapped_column(Text, default="")  # main text of the article page
     content_hash: Mapped[str | None] = mapped_column(String(64))  # to notice edited entries
-    title_key: Mapped[str | None] = mapped_column(String(300))  # normalised title, for dedup
+    # The normalised title, for dedup (brief.feeds.dedup).
+    title_key: Mapped[str | None] = mapped_column(String(TITLE_KEY_LENGTH))
 
     feed: Mapped[Feed] = relationship(back_populates="articles")
 

@@ -18,7 +18,8 @@ from brief.delivery import DeliveryOutcome, send_delivery
 from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
-from brief.feeds.ingest import IngestConfig, IngestResult, refresh_feeds
+from brief.feeds.ingest import IngestConfig, refresh_feeds
+from brief.feeds.writer import IngestResult
 from brief.mail.senders import EmailSender
 from brief.sending import EveryActive, send_pending
 from brief.types import SiteContext

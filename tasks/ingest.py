@@ -12,7 +12,8 @@ from typing import Any
 
 from brief import store
 from brief.db import session_scope
-from brief.feeds.ingest import IngestResult, refresh_batch
+from brief.feeds.ingest import refresh_batch
+from brief.feeds.writer import IngestResult
 from brief.runtime import ingest_config
 from tasks.app import app
 from tasks.base import engine, settings, utcnow

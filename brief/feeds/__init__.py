@@ -1,5 +1,6 @@
 """The feeds stage: fetch (httpx), parse (feedparser), clean (nh3), store (SQLAlchemy).
 
-``ingest`` is the only module here that does I/O on the database; ``fetch`` the only
-one that talks HTTP; ``parse`` the only one that imports feedparser. The rest is pure.
+``ingest`` and its ``writer`` are the only modules here that use the database (through
+``brief.store``); ``fetch`` the only one that talks HTTP; ``parse`` the only one that
+imports feedparser. The rest is pure.
 """

@@ -85,7 +85,8 @@ class Limiter:
     """A global limit and a per-host limit on fetches in flight (one event loop).
 
     Take ``host(url)`` first, then ``total()``: a fetch waiting for its busy host must
-    not hold one of the global slots.
+    not hold one of the global slots. ``slot(url)`` takes both, in that order (article
+    pages); a feed fetch takes them apart, to wait for its backlog slot in between.
     """
 
     def __init__(

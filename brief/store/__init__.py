@@ -7,7 +7,13 @@ holds one domain's statements.
 """
 
 from brief.store._sql import insert_ignoring_conflicts
-from brief.store.articles import articles_in_window, insert_articles
+from brief.store.articles import (
+    articles_for_update,
+    articles_in_window,
+    insert_articles,
+    set_full_text,
+    update_article,
+)
 from brief.store.deliveries import (
     add_pending_deliveries,
     claim_delivery,
@@ -32,8 +38,11 @@ from brief.store.feeds import (
     check_feed_url,
     claim_due_feeds,
     feed_ids,
+    feeds_for_update,
     get_feed_by_url,
     list_feeds,
+    record_failure,
+    record_fetch,
     remove_feed,
 )
 from brief.store.stats import deliveries_by_status, failing_feeds, subscribers_by_status
@@ -51,6 +60,7 @@ __all__ = [
     "add_feed",
     "add_pending_deliveries",
     "add_subscriber",
+    "articles_for_update",
     "articles_in_window",
     "check_feed_url",
     "claim_delivery",
@@ -64,6 +74,7 @@ __all__ = [
     "fail_delivery",
     "failing_feeds",
     "feed_ids",
+    "feeds_for_update",
     "find_delivery",
     "find_subscriber",
     "finish_delivery",
@@ -78,9 +89,13 @@ __all__ = [
     "list_subscribers",
     "page_subscribers",
     "pending_delivery_ids",
+    "record_failure",
+    "record_fetch",
     "remove_feed",
     "save_edition",
+    "set_full_text",
     "subscriber_to_confirm",
     "subscribers_by_status",
     "unsubscribe",
+    "update_article",
 ]

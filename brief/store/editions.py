@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from brief.errors import InputError, NotFoundError
 from brief.models import Delivery, Edition
 from brief.store._sql import insert_ignoring_conflicts
+from brief.store.intents import NewEdition
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -32,10 +33,10 @@ def list_editions(session: Session) -> list[Edition]:
     return list(session.scalars(select(Edition).order_by(Edition.date.desc())))
 
 
-def save_edition(session: Session, values: dict[str, Any]) -> tuple[Edition, bool]:
+def save_edition(session: Session, new: NewEdition) -> tuple[Edition, bool]:
     """Store an edition unless one exists for its date (then that one wins)."""
-    created = insert_ignoring_conflicts(session, Edition, [values]) == 1
-    edition = edition_for_date(session, values["date"])
+    created = insert_ignoring_conflicts(session, Edition, [asdict(new)]) == 1
+    edition = edition_for_date(session, new.date)
     assert edition is not None
     return edition, created
 

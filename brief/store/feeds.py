@@ -1,14 +1,17 @@
-"""Feeds: adding, listing, removing, and claiming the ones due a poll."""
+"""Feeds: adding, listing, removing, claiming the ones due a poll, recording each fetch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from brief.errors import InputError, NotFoundError
 from brief.models import Feed
+from brief.store.intents import FeedFailure, FeedForUpdate, FeedUpdate
 
 
 def check_feed_url(url: str) -> str:
@@ -92,3 +95,65 @@ def remove_feed(session: Session, url: str) -> None:
     if feed is None:
         raise NotFoundError(f"no feed with URL {url!r} (see `brief feeds list`)")
     session.delete(feed)
+
+
+def feeds_for_update(session: Session, ids: Iterable[int]) -> dict[int, FeedForUpdate]:
+    """What a refresh needs of each feed in ``ids`` (missing ids are left out)."""
+    rows = session.execute(
+        select(
+            Feed.id,
+            Feed.url,
+            Feed.etag,
+            Feed.last_modified,
+            Feed.disabled_at,
+            Feed.title,
+            Feed.hints,
+            Feed.last_new_article_at,
+            Feed.error_count,
+        ).where(Feed.id.in_(list(ids)))
+    ).all()
+    return {row.id: FeedForUpdate(*row) for row in rows}
+
+
+def record_fetch(session: Session, fetched: FeedUpdate) -> None:
+    """Record a successful fetch: errors reset, validators and hints of a 200 kept."""
+    values: dict[str, Any] = {
+        "last_fetched_at": fetched.fetched_at,
+        "last_status": fetched.status,
+        "last_success_at": fetched.fetched_at,
+        "error_count": 0,
+        "last_error": None,
+        "next_poll_at": fetched.next_poll_at,
+        "poll_interval_minutes": fetched.poll_interval_minutes,
+    }
+    content = fetched.content
+    if content is not None:
+        values.update(
+            etag=content.etag,
+            last_modified=content.last_modified,
+            hints=content.hints,
+            site_url=content.site_url or Feed.site_url,
+        )
+        if content.title:
+            values["title"] = content.title
+    if fetched.new_article_at is not None:
+        values["last_new_article_at"] = fetched.new_article_at
+    if fetched.url:
+        values["url"] = fetched.url
+    session.execute(update(Feed).where(Feed.id == fetched.feed_id).values(**values))
+
+
+def record_failure(session: Session, failure: FeedFailure) -> None:
+    """Record a failed fetch; a disabled feed keeps its interval but has no next poll."""
+    values: dict[str, Any] = {
+        "error_count": failure.error_count,
+        "last_error": failure.error,
+        "last_fetched_at": failure.fetched_at,
+        "last_status": failure.status,
+        "next_poll_at": failure.next_poll_at,
+    }
+    if failure.disabled:
+        values.update(disabled_at=failure.fetched_at, disabled_reason=failure.error)
+    if failure.poll_interval_minutes is not None:
+        values["poll_interval_minutes"] = failure.poll_interval_minutes
+    session.execute(update(Feed).where(Feed.id == failure.feed_id).values(**values))

@@ -15,15 +15,9 @@ from sqlalchemy import Engine, func, select
 from brief import store
 from brief.db import session_factory, session_scope
 from brief.feeds.fetch import FetchConfig
-from brief.feeds.ingest import (
-    IngestConfig,
-    IngestResult,
-    Stored,
-    refresh_batch,
-    refresh_feeds,
-    store_articles,
-)
+from brief.feeds.ingest import IngestConfig, refresh_batch, refresh_feeds
 from brief.feeds.samples import sample_feeds, serve_samples
+from brief.feeds.writer import IngestResult, Stored, store_articles
 from brief.models import Article, Feed
 from brief.pipeline import ingest_all
 from brief.types import ParsedArticle, ParsedFeed
