@@ -105,7 +105,7 @@ class Stack:
             if k.startswith("BRIEF_") and k != "BRIEF_FROM"
         }
         values["mail_from"] = self.env["BRIEF_FROM"]
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(**values)
 
     def serve_feeds(self) -> None:
         for path, (_, body) in FEEDS.items():
@@ -192,7 +192,6 @@ def running_stack(
             **(env or {}),
         }
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
             data_dir=Path(full_env["BRIEF_DATA_DIR"]),
             database_url=db_url,
             broker_url=broker,
