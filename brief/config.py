@@ -1,11 +1,15 @@
 """Settings, read from ``BRIEF_*`` environment variables and an optional ``.env``.
 
+``BRIEF_ENV_FILE`` names another dotenv file, or none when empty (the tests set it
+so: a developer's ``.env`` must not leak into them).
+
 Built once at the edges (CLI, Celery app, web app) and passed inward as plain
 values: ``brief.feeds``, ``brief.digest`` and ``brief.mail`` never import this.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -19,11 +23,18 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from brief.errors import ConfigError
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+ENV_FILE_VAR = "BRIEF_ENV_FILE"
 
 DEFAULT_SECTIONS = [
     "world",
@@ -113,6 +124,21 @@ class Settings(BaseSettings):
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(2525, ge=1, le=65535)
     postal_address: str = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # BRIEF_ENV_FILE, read at each build: another dotenv file, or none when empty.
+        env_file = os.environ.get(ENV_FILE_VAR)
+        if env_file is not None:
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=env_file or None)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     @field_validator("timezone")
     @classmethod

@@ -1,6 +1,6 @@
 """Enqueueing Celery tasks by name from processes that are not workers (web, inbound mail).
 
-The web app does not import `tasks` (whose app reads the environment at import):
+The web app does not import `tasks` (the workers' app, configured from the environment):
 it sends by task name through a Celery client built from its own Settings.
 """
 

@@ -1,27 +1,33 @@
-"""The Celery app, built from Settings: broker, results, beat schedule.
+"""The Celery app: broker, results and beat schedule, from Settings.
 
 `celery -A tasks worker -B` runs the workers with the schedule: ingest every
 BRIEF_INGEST_INTERVAL_MINUTES, and the edition every morning at
 BRIEF_EDITION_HOUR in BRIEF_TIMEZONE.
+
+Importing this module reads nothing and creates nothing. Celery configures the
+app the first time it reads `app.conf` (a worker or beat starting, a task's first
+call): then the settings are read from the environment. A worker creates the
+data folder when it starts, the beat when it opens its schedule file.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
+from celery.beat import PersistentScheduler
 from celery.schedules import crontab
 
 from brief.config import Settings, load_settings
 from brief.errors import ConfigError
 
-log = logging.getLogger(__name__)
+app = Celery("brief", include=["tasks.ingest", "tasks.digest", "tasks.mail"])
 
 
-def _settings() -> Settings:
+def settings_from_environment() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
@@ -30,25 +36,26 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def make_app(settings: Settings) -> Celery:
-    app = Celery("brief", include=["tasks.ingest", "tasks.digest", "tasks.mail"])
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.conf.update(
-        broker_url=settings.celery_broker_url,
-        result_backend=settings.celery_result_backend,
-        task_serializer="json",
-        result_serializer="json",
-        accept_content=["json"],
-        timezone=settings.timezone,
-        enable_utc=True,
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery's configuration for `settings`; tasks read `settings` as `brief_settings`."""
+    return {
+        "brief_settings": settings,
+        "broker_url": settings.celery_broker_url,
+        "result_backend": settings.celery_result_backend,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "timezone": settings.timezone,
+        "enable_utc": True,
         # Tasks are idempotent by data, so a redelivery after a crash is safe.
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        result_expires=timedelta(days=1),
-        broker_connection_retry_on_startup=True,
-        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
-        beat_schedule={
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "result_expires": timedelta(days=1),
+        "broker_connection_retry_on_startup": True,
+        "beat_scheduler": "tasks.app:Scheduler",
+        "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+        "beat_schedule": {
             "refresh-feeds": {
                 "task": "brief.refresh_due_feeds",
                 "schedule": timedelta(minutes=settings.ingest_interval_minutes),
@@ -60,22 +67,32 @@ def make_app(settings: Settings) -> Celery:
                 "schedule": crontab(hour=settings.edition_hour, minute=settings.edition_minute),
             },
         },
-    )
-    app.conf.brief_settings = settings
-    return app
+    }
 
 
-settings = _settings()
-app = make_app(settings)
+@app.on_configure.connect
+def _configure_from_environment(sender: Celery, **_: Any) -> None:
+    # Sent when Celery first needs the configuration, and read by it right after.
+    sender.config_from_object(celery_config(settings_from_environment()))
+
+
+class Scheduler(PersistentScheduler):  # type: ignore[misc]
+    """Celery's default beat scheduler, which first creates its schedule file's folder."""
+
+    def setup_schedule(self) -> None:
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
 
 @signals.worker_init.connect
-def _migrate_on_start(**_: Any) -> None:
-    """Workers bring the schema up to date before taking work (idempotent)."""
+def _prepare_worker(**_: Any) -> None:
+    """Workers create the data folder and bring the schema up to date before taking work."""
     from brief.db import make_engine, migrate
 
+    settings: Settings = app.conf.brief_settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     try:
-        migrate(engine)
+        migrate(engine)  # idempotent
     finally:
         engine.dispose()  # forked children must not share its connections

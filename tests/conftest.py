@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from brief.config import Settings
+from brief.config import ENV_FILE_VAR, Settings
 from brief.db import make_engine, migrate, session_factory
 from brief.models import Base
 from tests.services import in_ci, require_postgres
@@ -18,6 +19,12 @@ SEEDS = SHARED / "seeds"
 
 
 pytest_plugins = ["tests.feedserver"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A developer's .env must not change what the tests see: settings built here,
+    # by the code under test, and in the processes the tests start read no dotenv.
+    os.environ[ENV_FILE_VAR] = ""
 
 
 @pytest.hookimpl(hookwrapper=True)

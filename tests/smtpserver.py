@@ -15,7 +15,6 @@ from __future__ import annotations
 import email
 import socket
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email import policy
@@ -25,6 +24,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.wait import wait_until
 
 HOST = "127.0.0.1"
 
@@ -116,13 +117,14 @@ class SMTPServer:
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
         """Block until ``count`` messages have arrived; fail the test on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def arrived() -> list[Received] | None:
             got = self.messages
-            if len(got) >= count:
-                return got
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} messages within {timeout}s, got {self.messages}")
+            return got if len(got) >= count else None
+
+        return wait_until(
+            arrived, timeout, interval=0.02, what=lambda: f"{count} messages, got {self.messages}"
+        )
 
     def start(self) -> SMTPServer:
         self._controller.start()

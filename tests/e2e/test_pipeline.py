@@ -7,18 +7,18 @@ Run twice: on Redis + PostgreSQL (production-like), and on the embedded broker
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from celery import Celery
@@ -31,8 +31,10 @@ from brief.models import Delivery, Feed
 from tests.feedserver import FeedServer
 from tests.services import require_postgres, require_redis
 from tests.smtpserver import Received, SMTPServer
+from tests.wait import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 pytestmark = pytest.mark.slow
 
 
@@ -103,7 +105,7 @@ class Stack:
             if k.startswith("BRIEF_") and k != "BRIEF_FROM"
         }
         values["mail_from"] = self.env["BRIEF_FROM"]
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(**values)
 
     def serve_feeds(self) -> None:
         for path, (_, body) in FEEDS.items():
@@ -112,21 +114,41 @@ class Stack:
     def check_alive(self) -> None:
         if self.worker.poll() is not None:
             raise AssertionError(
-                f"the worker exited with {self.worker.returncode}:\n"
-                + self.log.read_text(errors="replace")[-4000:]
+                f"the worker exited with {self.worker.returncode}:\n{self.worker_log()[-4000:]}"
             )
 
-    def wait_for_mail(self, count: int, timeout: float) -> list[Received]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def worker_log(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(
+        self, predicate: Callable[[], T | None], timeout: float, what: str | Callable[[], str]
+    ) -> T:
+        """Poll `predicate` while the worker lives; the end of its log on a timeout."""
+
+        def check() -> T | None:
             self.check_alive()
-            if len(self.smtp.messages) >= count:
-                return self.smtp.messages
-            time.sleep(0.2)
-        raise AssertionError(
-            f"expected {count} messages, got {len(self.smtp.messages)}; worker log:\n"
-            + self.log.read_text(errors="replace")[-4000:]
-        )
+            return predicate()
+
+        def described() -> str:
+            detail = what() if callable(what) else what
+            return f"{detail}; worker log:\n{self.worker_log()[-4000:]}"
+
+        return wait_until(check, timeout, interval=0.2, what=described)
+
+    def wait_for_mail(self, count: int, timeout: float) -> list[Received]:
+        def arrived() -> list[Received] | None:
+            got = self.smtp.messages
+            return got if len(got) >= count else None
+
+        return self.wait(arrived, timeout, lambda: f"{count} messages, got {self.smtp.messages}")
+
+    def succeeded(self, task: str) -> int:
+        """How many runs of `task` the worker has logged as done (for tasks that keep no result)."""
+        return len(re.findall(rf"Task {re.escape(task)}\[[^\]]+\] succeeded", self.worker_log()))
+
+    def deliveries_settled(self) -> bool:
+        """No delivery is waiting to be sent or being sent."""
+        return not {"pending", "sending"} & set(_statuses(self.engine))
 
 
 def _databases(kind: str, tmp: Path) -> tuple[str, str]:
@@ -170,7 +192,6 @@ def running_stack(
             **(env or {}),
         }
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
             data_dir=Path(full_env["BRIEF_DATA_DIR"]),
             database_url=db_url,
             broker_url=broker,
@@ -234,23 +255,13 @@ def _serve_and_subscribe(stack: Stack) -> None:
         store.unsubscribe(session, "left@example.org", now)
 
 
-def _wait(predicate: object, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(
-        f"timed out waiting for {what}; worker log:\n" + log.read_text(errors="replace")[-4000:]
-    )
-
-
 def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
     _serve_and_subscribe(stack)
     stack.client.send_task("brief.daily_edition")
 
     received = stack.wait_for_mail(2, timeout=90)
-    _wait(lambda: _statuses(stack.engine) == {"sent": 2}, 30, "deliveries marked sent", stack.log)
+    stack.wait(lambda: _statuses(stack.engine) == {"sent": 2}, 30, "deliveries marked sent")
+    stack.wait(lambda: stack.succeeded("brief.send_due") == 1, 30, "the first send_due")
     by_rcpt = {r.rcpt_tos[0]: r for r in received}
     assert sorted(by_rcpt) == ["ana@example.org", "ben@example.org"]
 
@@ -284,8 +295,11 @@ def test_feed_to_inbox_through_a_celery_worker(stack: Stack) -> None:
     queued = stack.client.send_task("brief.send_edition", args=[edition.id]).get(timeout=60)
     assert queued == 0
     stack.client.send_task("brief.daily_edition")
-    _wait(lambda: _feeds_polled_twice(stack.engine), 60, "the second morning run", stack.log)
-    time.sleep(2)
+    stack.wait(lambda: _feeds_polled_twice(stack.engine), 60, "the second morning run")
+    # The run ends with send_due (the edition exists already): once it is done, all
+    # it could have sent is sent.
+    stack.wait(lambda: stack.succeeded("brief.send_due") == 2, 60, "the second send_due")
+    stack.wait(stack.deliveries_settled, 30, "the deliveries to settle")
     assert len(stack.smtp.messages) == 2
     assert _statuses(stack.engine) == {"sent": 2}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,5 +80,5 @@ def test_subscribe_confirm_and_leave_in_a_browser(browser: Any, tmp_path: Path) 
                 json={"date": (latest + timedelta(days=1)).isoformat(), "send": True},
             )
             mail_to(stack, "control@example.org", 1)
-            time.sleep(1)
+            stack.wait(stack.deliveries_settled, 30, "the deliveries to settle")
             assert len([m for m in stack.smtp.messages if "walker@example.org" in m.rcpt_tos]) == 2

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,6 +21,7 @@ from fastapi import FastAPI
 from brief.web.app import create_app
 from tests.e2e.test_pipeline import FEEDS, Stack, running_stack
 from tests.smtpserver import Received, free_port
+from tests.wait import wait_until
 
 ADMIN = "e2e-admin-token"
 pytestmark = pytest.mark.slow
@@ -32,11 +32,7 @@ def serve(app: FastAPI, port: int) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise AssertionError("the web server did not start")
-        time.sleep(0.05)
+    wait_until(lambda: server.started, 15, what="the web server to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -45,17 +41,11 @@ def serve(app: FastAPI, port: int) -> Iterator[str]:
 
 
 def mail_to(stack: Stack, address: str, count: int, timeout: float = 60) -> list[Received]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stack.check_alive()
+    def arrived() -> list[Received] | None:
         got = [m for m in stack.smtp.messages if address in m.rcpt_tos]
-        if len(got) >= count:
-            return got
-        time.sleep(0.2)
-    raise AssertionError(
-        f"{address} did not get {count} message(s); worker log:\n"
-        + stack.log.read_text(errors="replace")[-4000:]
-    )
+        return got if len(got) >= count else None
+
+    return stack.wait(arrived, timeout, f"{count} message(s) to {address}")
 
 
 def link(message: Received, pattern: str) -> str:
@@ -134,7 +124,7 @@ def test_subscribe_confirm_receive_and_leave_in_one_click(tmp_path: Path) -> Non
             )
             assert nxt.status_code == 201, nxt.text
             mail_to(stack, "control@example.org", 1)
-            time.sleep(1)
+            stack.wait(stack.deliveries_settled, 30, "the deliveries to settle")
             assert len([m for m in stack.smtp.messages if "reader@example.org" in m.rcpt_tos]) == 2
             del digest_date
 

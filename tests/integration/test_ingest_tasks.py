@@ -22,7 +22,7 @@ from tests.integration.test_ingest import add_feed, rss
 @pytest.fixture
 def tasks(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     import tasks.ingest
-    from tasks.app import app
+    from tasks.app import app, celery_config
 
     url = engine.url.render_as_string(hide_password=False)
     settings = Settings(
@@ -32,8 +32,9 @@ def tasks(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         fetch_allow_private=True,
         fulltext=False,
     )
-    saved = {k: app.conf.get(k) for k in ("brief_settings", "task_always_eager")}
-    app.conf.update(brief_settings=settings, task_always_eager=True)
+    config = {**celery_config(settings), "task_always_eager": True}
+    saved = {k: app.conf.get(k) for k in config}
+    app.conf.update(config)
     monkeypatch.setattr(tasks.ingest, "BATCH_SIZE", 2)
     batches: list[list[int]] = []
     real = tasks.ingest.refresh_feed_batch.run

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from brief.config import Settings, load_settings
+from brief.config import ENV_FILE_VAR, Settings, load_settings
 from brief.errors import ConfigError
 
 
@@ -61,3 +63,29 @@ def test_sections_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_postgres_urls_use_psycopg3() -> None:
     assert Settings(database_url="postgresql://u@h/db").db_url == "postgresql+psycopg://u@h/db"
+
+
+DOTENV = "BRIEF_NAME=From a dotenv\nBRIEF_EDITION_HOUR=25\n"
+
+
+def test_the_tests_read_no_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    # A developer's .env, with a different name and a bad hour, in the working directory.
+    (tmp_path / ".env").write_text(DOTENV)
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().name == Settings().name == "Daily Brief"
+    fixture: Settings = request.getfixturevalue("settings")
+    assert (fixture.name, fixture.edition_hour) == ("Daily Brief", 6)
+    # What the tests turn off: outside them, that file would be read.
+    monkeypatch.delenv(ENV_FILE_VAR)
+    with pytest.raises(ConfigError, match="BRIEF_EDITION_HOUR"):
+        load_settings()
+
+
+def test_env_file_names_another_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "brief.env").write_text("BRIEF_NAME=Morning Post\n")
+    monkeypatch.setenv(ENV_FILE_VAR, str(tmp_path / "brief.env"))
+    assert load_settings().name == "Morning Post"
+    monkeypatch.setenv("BRIEF_NAME", "From the environment")  # the environment wins
+    assert load_settings().name == "From the environment"
