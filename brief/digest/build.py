@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 
 from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
 from brief.digest.rank import StoryDraft, rank_groups, select
-from brief.digest.summarize import Doc, Summary, split_sentences, summarize_story
+from brief.digest.summarize import Doc, Summary, summarize_story
+from brief.digest.text import split_sentences
 from brief.types import ArticleRecord, Digest, Section, Source, Story
 
 __all__ = [

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
-from brief.digest.cluster import tokens
+from brief.digest.text import split_sentences, tokens
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
@@ -35,22 +35,6 @@ CENTRE_WEIGHT = 0.5
 TITLE_WEIGHT = 0.3
 LEAD_WEIGHT = 0.35
 
-# A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets),
-# then whitespace, then an upper-case letter, a digit or an opening quote/bracket.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]])|(?<=[.!?…][\"'”’)\]][\"'”’)\]]))"
-    r"\s+(?=[\"“‘'(\[]?[A-Z0-9])"
-)
-_ABBREVIATION_WORDS = (
-    "mr mrs ms dr st jr sr prof rev gen sen rep gov lt col capt cmdr sgt maj adm pres supt "
-    "insp det no nos vs etc inc ltd co corp bros jan feb mar apr jun jul aug sep sept oct nov "
-    "dec mon tue tues wed thu thur thurs fri sat sun ft mt ave blvd rd approx dept est fig min "
-    "max e.g i.e u.s u.k u.n a.m p.m d.c u.s.a e.u"
-)
-ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
-_LAST_WORD = re.compile(r"(\S+)$")
-_INITIAL = re.compile(r"(?:^|[\s(“\"])(?:[A-Z]\.)+$")
-_OPEN_QUOTES = ("“", "”")
 _PRONOUN_START = re.compile(
     r"^(?:He|She|It|They|This|That|These|Those|His|Her|Its|Their|But|And|Also|However|"
     r"Meanwhile|Still|Instead|Yet|So)\b"
@@ -86,43 +70,6 @@ class Summary:
 
     def to_json(self) -> dict[str, str]:
         return {"headline": self.headline, "summary": self.summary}
-
-
-# -- sentences ---------------------------------------------------------------
-
-
-def _ends_with_abbreviation(sentence: str) -> bool:
-    match = _LAST_WORD.search(sentence)
-    if not match:
-        return False
-    word = match.group(1).lstrip("(“\"'‘")
-    if not word.endswith("."):
-        return False
-    if _INITIAL.search(sentence):  # "J." "J.K." "U.S." — an initial, never a full stop
-        # ... unless it is a known upper-case abbreviation that ends sentences
-        # often ("in the U.S."): keep those joined only when short.
-        return True
-    return word[:-1].lower() in ABBREVIATIONS
-
-
-def _open_quote(sentence: str) -> bool:
-    curly = sentence.count(_OPEN_QUOTES[0]) > sentence.count(_OPEN_QUOTES[1])
-    return curly or sentence.count('"') % 2 == 1
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a text, keeping abbreviations, initials and quotations whole."""
-    pieces = [p for p in _SENTENCE_END.split(" ".join(text.split())) if p]
-    sentences: list[str] = []
-    for piece in pieces:
-        if sentences and (
-            _ends_with_abbreviation(sentences[-1])
-            or (_open_quote(sentences[-1]) and len(sentences[-1].split()) < 60)
-        ):
-            sentences[-1] = f"{sentences[-1]} {piece}"
-        else:
-            sentences.append(piece)
-    return sentences
 
 
 # -- headline ----------------------------------------------------------------

@@ -4,8 +4,6 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from brief.digest.build import (
     StoryDraft,
     build_digest,
@@ -17,7 +15,6 @@ from brief.digest.build import (
     lead_summary,
     order_sections,
     select_drafts,
-    split_sentences,
     summarize_draft,
 )
 from brief.types import ArticleRecord, Story
@@ -70,21 +67,6 @@ def test_edition_time_is_the_hour_in_the_home_zone() -> None:
 
 def test_window_is_the_24_hours_before() -> None:
     assert edition_window(END) == (END - timedelta(hours=24), END)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("One. Two. Three.", ["One.", "Two.", "Three."]),
-        ("Mr. Smith went to Washington. He spoke.", ["Mr. Smith went to Washington.", "He spoke."]),
-        ("The U.S. Army moved. Then it stopped.", ["The U.S. Army moved.", "Then it stopped."]),
-        ('He said "No." Then left.', ['He said "No."', "Then left."]),
-        ("J. K. Rowling wrote it. Fans cheered!", ["J. K. Rowling wrote it.", "Fans cheered!"]),
-        ("Prices rose 2.5 per cent. Markets fell.", ["Prices rose 2.5 per cent.", "Markets fell."]),
-    ],
-)
-def test_split_sentences(text: str, expected: list[str]) -> None:
-    assert split_sentences(text) == expected
 
 
 def test_lead_summary_takes_the_first_two_sentences() -> None:

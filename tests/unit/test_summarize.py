@@ -3,39 +3,9 @@ from __future__ import annotations
 import pytest
 
 from brief.digest.boilerplate import clean_paragraphs, is_furniture, strip_dateline
-from brief.digest.summarize import Doc, clean_title, split_sentences, summarize_story
+from brief.digest.summarize import Doc, clean_title, summarize_story
+from brief.digest.text import split_sentences
 from tests.conftest import SEEDS
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("One. Two. Three.", ["One.", "Two.", "Three."]),
-        ("Mr. Smith went to Washington. He spoke.", ["Mr. Smith went to Washington.", "He spoke."]),
-        ("The U.S. Army moved. Then it stopped.", ["The U.S. Army moved.", "Then it stopped."]),
-        ('He said "No." Then left.', ['He said "No."', "Then left."]),
-        ("J. K. Rowling wrote it. Fans cheered!", ["J. K. Rowling wrote it.", "Fans cheered!"]),
-        ("Prices rose 2.5 per cent. Markets fell.", ["Prices rose 2.5 per cent.", "Markets fell."]),
-        (
-            "Gen. Frank McKenzie wrote. Sen. Ron Wyden, D-Ore., replied.",
-            ["Gen. Frank McKenzie wrote.", "Sen. Ron Wyden, D-Ore., replied."],
-        ),
-        (
-            "“There is no decision... There has been no decision. Period,” Esper said. "
-            "Then he left.",
-            [
-                "“There is no decision... There has been no decision. Period,” Esper said.",
-                "Then he left.",
-            ],
-        ),
-        (
-            "It happened on Jan. 5 in Paris. Police came.",
-            ["It happened on Jan. 5 in Paris.", "Police came."],
-        ),
-    ],
-)
-def test_split_sentences(text: str, expected: list[str]) -> None:
-    assert split_sentences(text) == expected
 
 
 @pytest.mark.parametrize(
