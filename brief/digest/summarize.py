@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
-from brief.digest.text import split_sentences, tokens
+from brief.digest.text import split_sentences, tokens, truncate
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
 MIN_SENTENCES = 2
 _SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
 _DUPLICATE = 0.5  # cosine above which two sentences say the same thing
+_CUT_TRIM = ",;:—–-"  # a summary cut short ends on no dangling comma or dash
 # A sentence's score: how close it is to what all the articles say (the centroid),
 # to their titles, and how early it comes (news puts the point first).
 CENTRE_WEIGHT = 0.5
@@ -163,13 +164,6 @@ def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
     return found
 
 
-def _fit(text: str, max_words: int) -> str:
-    words = text.split()
-    if len(words) <= max_words:
-        return text
-    return " ".join(words[:max_words]).rstrip(",;:—–-") + "…"
-
-
 def _select_sentences(
     candidates: Sequence[_Candidate],
     scores: Sequence[float],
@@ -257,9 +251,9 @@ def summarize_story(
         candidates, scores, sentence_vecs, max_words, max_sentences, min_sentences
     )
     if not chosen:
-        text = " ".join(d.text for d in docs[:1])
-        return Summary(headline, _fit(" ".join(text.split()), max_words))
+        lead = " ".join(docs[0].text.split())
+        return Summary(headline, truncate(lead, max_words, unit="words", trim=_CUT_TRIM))
     # Reading order: the lead sentence first, then by position in the articles.
     chosen.sort(key=lambda i: (candidates[i].position, candidates[i].doc))
     summary = " ".join(candidates[i].text for i in chosen)
-    return Summary(headline, _fit(summary, max_words * 5 // 4))
+    return Summary(headline, truncate(summary, max_words * 5 // 4, unit="words", trim=_CUT_TRIM))

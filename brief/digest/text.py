@@ -130,12 +130,12 @@ def truncate(
 ) -> str:
     """`text` cut at a word boundary to `limit` characters (or words), `ellipsis` added.
 
-    Text within the limit comes back as it is. Cut by characters, the word the cut
-    falls in or after goes whole (a single word longer than the limit is cut inside),
-    and the ellipsis counts within `limit` unless `ellipsis_in_limit` is False. Cut by
-    words, the first `limit` words are kept, joined by single spaces. Then the
-    trailing `trim` characters go (a dangling comma or dash). Whitespace is not
-    folded: callers that cut by characters pass one-line text.
+    Text within the limit comes back as it is. By characters, the cut is at the last
+    space within the limit (a first word longer than that is cut inside it), and the
+    ellipsis counts within `limit` unless `ellipsis_in_limit` is False. By words, the
+    first `limit` words are kept, one space apart. Then the trailing `trim`
+    characters go (a dangling comma or dash). The defaults are an email's subject or
+    preview line. Whitespace is not folded: fold it first to cut by characters.
     """
     if unit == "words":
         words = text.split()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brief.digest.text import STOP_WORD_LIST, split_sentences, stem, tokens
+from brief.digest.text import STOP_WORD_LIST, split_sentences, stem, tokens, truncate
 
 
 def test_stop_words_are_listed_once() -> None:
@@ -46,3 +46,44 @@ def test_tokens_drop_stop_words_and_stem_plurals() -> None:
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+# -- truncation: the defaults are an email's subject and preview line (mail/render.py)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("one two three four", 12, "one two…"),
+        ("unbreakablewordhere", 10, "unbreakab…"),
+        ("one two, three", 10, "one two…"),  # no dangling comma
+        ("one two three", 13, "one two three"),  # within the limit: as it is
+    ],
+)
+def test_truncate_keeps_the_ellipsis_within_the_limit(text: str, limit: int, expected: str) -> None:
+    assert truncate(text, limit) == expected
+    assert len(truncate(text, limit)) <= limit
+
+
+def test_truncate_can_put_the_ellipsis_past_the_limit() -> None:
+    # A feed title made from its text (feeds/normalize.py: short_text).
+    assert truncate("Lorem ipsum, dolor sit", 13, trim=",;:.", ellipsis_in_limit=False) == (
+        "Lorem ipsum…"
+    )
+    # An article's text in a prompt (digest/abstractive.py): nothing trimmed, " …".
+    cut = truncate("alpha beta, gamma", 12, ellipsis=" …", trim="", ellipsis_in_limit=False)
+    assert cut == "alpha beta, …"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "trim", "expected"),
+    [
+        ("a b c d", 3, "", "a b c…"),
+        ("a b, c d", 2, ",", "a b…"),
+        ("a b, c d", 2, "", "a b,…"),
+        ("a  b\nc", 3, "", "a  b\nc"),  # within the limit: not even folded
+    ],
+)
+def test_truncate_by_words(text: str, limit: int, trim: str, expected: str) -> None:
+    assert truncate(text, limit, unit="words", trim=trim) == expected
