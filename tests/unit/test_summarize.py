@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from brief.digest.boilerplate import clean_paragraphs, is_furniture, strip_dateline
+from brief.digest.boilerplate import (
+    clean_paragraphs,
+    is_furniture,
+    is_furniture_line,
+    strip_dateline,
+)
 from brief.digest.summarize import Doc, clean_title, summarize_story
 from brief.digest.text import split_sentences
 from tests.conftest import SEEDS
@@ -48,6 +53,21 @@ def test_clean_title(title: str, sources: list[str], expected: str) -> None:
 )
 def test_furniture_is_recognised(text: str) -> None:
     assert is_furniture(text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "January 7, 2020",
+        "World | Europe | Middle East | Africa",
+        "Lire aussi : Les critiques de la CNIL contre le projet de loi",
+        "By Nada Tawfik, BBC News, New York",
+        "We want to hear what you think about this article.",
+    ],
+)
+def test_a_pages_furniture_lines_are_furniture_in_a_summary(line: str) -> None:
+    # One filter: what a page's text loses (feeds/fulltext.py) a summary never shows.
+    assert is_furniture_line(line) and is_furniture(line)
 
 
 @pytest.mark.parametrize(
