@@ -7,7 +7,8 @@ The pipeline, in pieces the task canvas can run apart:
     stories = [summarize_draft(d) for d in chosen]                # one task each
     digest = compose_digest(stories, edition_date=..., window=..., ...)
 
-`build_digest` is exactly that, in one call. Every step is deterministic.
+`brief.editions` runs them in one process or as a Celery canvas. Every step is
+deterministic.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from zoneinfo import ZoneInfo
 from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
 from brief.digest.rank import StoryDraft, rank_groups, select
 from brief.digest.summarize import Doc, Summary, summarize_story
-from brief.digest.text import split_sentences
 from brief.types import ArticleRecord, Digest, Section, Source, Story
 
 __all__ = [
@@ -28,16 +28,13 @@ __all__ = [
     "StoryDraft",
     "Summarizer",
     "Summary",
-    "build_digest",
     "compose_digest",
     "digest_from_stories",
     "edition_time",
     "edition_window",
     "group_stories",
-    "lead_summary",
     "order_sections",
     "select_drafts",
-    "split_sentences",
     "summarize_draft",
 ]
 
@@ -57,22 +54,6 @@ def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0)
 def edition_window(end: datetime) -> tuple[datetime, datetime]:
     """The 24 hours before an edition's time."""
     return end - WINDOW, end
-
-
-def lead_summary(text: str, *, max_sentences: int = 2, max_chars: int = 320) -> str:
-    """The first sentences of a feed's text, cut at a word boundary if still too long."""
-    text = " ".join(text.split())
-    if not text:
-        return ""
-    chosen: list[str] = []
-    for sentence in split_sentences(text)[:max_sentences]:
-        if chosen and len(" ".join([*chosen, sentence])) > max_chars:
-            break
-        chosen.append(sentence)
-    summary = " ".join(chosen)
-    if len(summary) > max_chars:
-        summary = summary[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return summary
 
 
 def order_sections(present: Iterable[str], configured: Sequence[str]) -> list[str]:
@@ -173,30 +154,6 @@ def compose_digest(
         window_start=window[0],
         window_end=window[1],
         sections=tuple(built),
-    )
-
-
-def build_digest(
-    articles: Iterable[ArticleRecord],
-    *,
-    edition_date: date,
-    window: tuple[datetime, datetime],
-    sections: Sequence[str],
-    per_section: int,
-    total: int | None = None,
-    summarizer: Summarizer | None = None,
-) -> Digest:
-    """group -> select -> summarize -> compose, in one call."""
-    drafts = group_stories(articles, window=window, sections=sections)
-    chosen = select_drafts(drafts, per_section=per_section, total=total)
-    stories = [summarize_draft(d, summarizer=summarizer) for d in chosen]
-    return compose_digest(
-        stories,
-        edition_date=edition_date,
-        window=window,
-        sections=sections,
-        per_section=per_section,
-        total=total,
     )
 
 
