@@ -27,8 +27,9 @@ from typing import Any
 
 import httpx
 
-from brief.digest.summarize import MAX_WORDS, Doc, Summary, summarize_story
+from brief.digest.summarize import MAX_WORDS, summarize_story
 from brief.digest.text import truncate
+from brief.types import Doc, Summary
 
 log = logging.getLogger(__name__)
 

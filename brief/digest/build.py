@@ -13,23 +13,28 @@ deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
-from brief.digest.rank import StoryDraft, rank_groups, select
-from brief.digest.summarize import Doc, Summary, summarize_story
-from brief.types import ArticleRecord, Digest, Section, Source, Story
+from brief.digest.rank import rank_groups, select
+from brief.digest.summarize import summarize_story
+from brief.types import (
+    ArticleRecord,
+    Digest,
+    Doc,
+    Section,
+    Source,
+    Story,
+    StoryDraft,
+    Summarizer,
+)
 
 __all__ = [
     "WINDOW",
-    "Doc",
-    "StoryDraft",
-    "Summarizer",
-    "Summary",
+    "Summarizer",  # only for brief/pipeline.py's import, until it imports brief.types
     "compose_digest",
-    "digest_from_stories",
     "edition_time",
     "edition_window",
     "group_stories",
@@ -39,11 +44,7 @@ __all__ = [
 ]
 
 WINDOW = timedelta(hours=24)
-
-# What turns a story's articles into a headline and a summary: the extractive
-# `summarize_story` by default, or an `AbstractiveSummarizer` (which falls back to it).
 MAX_SOURCES = 6  # sources shown per story (lead first)
-Summarizer = Callable[[Sequence[Doc]], Summary]
 
 
 def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0) -> datetime:
@@ -154,21 +155,4 @@ def compose_digest(
         window_start=window[0],
         window_end=window[1],
         sections=tuple(built),
-    )
-
-
-def digest_from_stories(
-    edition_date: date,
-    window: tuple[datetime, datetime],
-    stories: Iterable[Story],
-) -> Digest:
-    """Rebuild a Digest from an edition's stored stories (their order is the section order)."""
-    sections: dict[str, list[Story]] = {}
-    for story in stories:
-        sections.setdefault(story.section, []).append(story)
-    return Digest(
-        edition_date=edition_date,
-        window_start=window[0],
-        window_end=window[1],
-        sections=tuple(Section(name, tuple(items)) for name, items in sections.items()),
     )

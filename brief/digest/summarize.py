@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
 from brief.digest.text import split_sentences, tokens, truncate
+from brief.types import Doc, Summary
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
@@ -52,25 +53,6 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _SUFFIX = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
-
-
-@dataclass(frozen=True)
-class Doc:
-    """One article of a story, as the summarizer sees it."""
-
-    title: str
-    text: str
-    url: str | None = None
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class Summary:
-    headline: str
-    summary: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"headline": self.headline, "summary": self.summary}
 
 
 # -- headline ----------------------------------------------------------------

@@ -5,9 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from brief.digest.build import (
-    StoryDraft,
     compose_digest,
-    digest_from_stories,
     edition_time,
     edition_window,
     group_stories,
@@ -15,7 +13,7 @@ from brief.digest.build import (
     select_drafts,
     summarize_draft,
 )
-from brief.types import ArticleRecord, Digest, Story
+from brief.types import ArticleRecord, Digest, Story, StoryDraft
 
 TOPICS = [
     "Volcano erupts near Naples, villages evacuated overnight.",
@@ -137,7 +135,7 @@ def test_stories_survive_a_json_round_trip() -> None:
         sections=["world", "sport"],
         per_section=5,
     )
-    again = digest_from_stories(
+    again = Digest.from_stories(
         digest.edition_date,
         edition_window(END),
         [Story.from_json(s) for s in digest.stories_json()],

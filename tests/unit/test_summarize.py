@@ -8,8 +8,9 @@ from brief.digest.boilerplate import (
     is_furniture_line,
     strip_dateline,
 )
-from brief.digest.summarize import Doc, clean_title, summarize_story
+from brief.digest.summarize import clean_title, summarize_story
 from brief.digest.text import split_sentences
+from brief.types import Doc
 from tests.conftest import SEEDS
 
 
