@@ -39,12 +39,17 @@ STOP_WORD_LIST: tuple[str, ...] = (
 STOP_WORDS = frozenset(STOP_WORD_LIST)
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# Words ending in "s" that are not plurals. "news" above all: cut to "new", a stop
+# word, it would vanish from every text.
+_NOT_PLURALS = frozenset({"news"})
 
 
 def stem(word: str) -> str:
     """A light English stemmer: possessives and plurals only (cheap and safe)."""
     if word.endswith(("'s", "’s")):
         word = word[:-2]
+    if word in _NOT_PLURALS:
+        return word
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
