@@ -54,14 +54,8 @@ from scipy.sparse import csr_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brief.digest.cluster import (
-    DEFAULT_THRESHOLD,
-    STOP_WORDS,
-    Item,
-    group_items,
-    lead_of,
-    vectorize,
-)
+from brief.digest.cluster import DEFAULT_THRESHOLD, Item, group_items, lead_of, vectorize
+from brief.digest.text import STOP_WORDS
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "clusters"
 

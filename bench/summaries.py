@@ -30,7 +30,9 @@ from rouge_score import rouge_scorer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brief.digest.summarize import Doc, split_sentences, summarize_story
+from brief.digest.summarize import summarize_story
+from brief.digest.text import split_sentences
+from brief.types import Doc
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "summaries"
 Story = tuple[list[Doc], str]

@@ -26,7 +26,6 @@ from email.message import EmailMessage
 from sqlalchemy.orm import Session
 
 from brief import store
-from brief.digest.build import digest_from_stories
 from brief.errors import MailError, MailPermanentError, MailTransientError
 from brief.mail.message import build_message, make_message_id
 from brief.mail.render import render_digest
@@ -49,7 +48,7 @@ class DeliveryOutcome:
 
 def edition_digest(edition: Edition) -> Digest:
     stories = [Story.from_json(s) for s in edition.stories]
-    return digest_from_stories(edition.date, (edition.window_start, edition.window_end), stories)
+    return Digest.from_stories(edition.date, (edition.window_start, edition.window_end), stories)
 
 
 def digest_message(

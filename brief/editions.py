@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from brief import store
 from brief.digest.build import (
-    Summarizer,
     compose_digest,
     edition_time,
     edition_window,
@@ -25,12 +24,11 @@ from brief.digest.build import (
     select_drafts,
     summarize_draft,
 )
-from brief.digest.rank import StoryDraft
 from brief.errors import EmptyEditionError, InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
 from brief.store.intents import NewEdition
-from brief.types import SiteContext, Story
+from brief.types import SiteContext, Story, StoryDraft, Summarizer
 
 MIN_DAY, MAX_DAY = date(1971, 1, 1), date(9998, 12, 31)  # windows stay in datetime's range
 

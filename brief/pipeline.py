@@ -15,14 +15,13 @@ from sqlalchemy import Engine
 from brief import store
 from brief.db import session_factory, session_scope
 from brief.delivery import DeliveryOutcome, send_delivery
-from brief.digest.build import Summarizer
 from brief.editions import EditionPlan, build_edition
 from brief.errors import EmptyEditionError, MailTransientError
 from brief.feeds.ingest import IngestConfig, refresh_feeds
 from brief.feeds.writer import IngestResult
 from brief.mail.senders import EmailSender
 from brief.sending import EveryActive, send_pending
-from brief.types import SiteContext
+from brief.types import SiteContext, Summarizer
 
 
 @dataclass

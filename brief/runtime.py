@@ -12,13 +12,12 @@ from sqlalchemy import Engine
 from brief import __version__
 from brief.config import Settings
 from brief.db import engine_for, migrate
-from brief.digest.build import Summarizer
 from brief.editions import EditionPlan
 from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig
 from brief.feeds.schedule import PollPolicy
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
-from brief.types import SiteContext
+from brief.types import SiteContext, Summarizer
 
 
 def database(settings: Settings, *, upgrade: bool = True) -> Engine:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,98 @@ class ArticleRecord:
     full_text: str = ""  # the article page's main text, when it was fetched
     weight: float = 1.0  # the feed's weight in ranking
     image_alt: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "feed_id": self.feed_id,
+            "source": self.source,
+            "section": self.section,
+            "title": self.title,
+            "link": self.link,
+            "summary_text": self.summary_text,
+            "image_url": self.image_url,
+            "published_at": self.published_at.isoformat(),
+            "full_text": self.full_text,
+            "weight": self.weight,
+            "image_alt": self.image_alt,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ArticleRecord:
+        return cls(
+            id=int(data["id"]),
+            feed_id=int(data["feed_id"]),
+            source=data["source"],
+            section=data["section"],
+            title=data["title"],
+            link=data.get("link"),
+            summary_text=data.get("summary_text", ""),
+            image_url=data.get("image_url"),
+            published_at=datetime.fromisoformat(data["published_at"]),
+            full_text=data.get("full_text", ""),
+            weight=float(data.get("weight", 1.0)),
+            image_alt=data.get("image_alt"),
+        )
+
+
+@dataclass(frozen=True)
+class StoryDraft:
+    """One story before its summary: its articles (lead article first), section and score."""
+
+    key: str  # stable id: "a<lowest article id>"
+    section: str
+    score: float
+    published_at: datetime  # the newest article's time
+    articles: tuple[ArticleRecord, ...]
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        """Distinct outlets, in the articles' order."""
+        return tuple(dict.fromkeys(a.source for a in self.articles))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "section": self.section,
+            "score": self.score,
+            "published_at": self.published_at.isoformat(),
+            "articles": [a.to_json() for a in self.articles],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StoryDraft:
+        return cls(
+            key=data["key"],
+            section=data["section"],
+            score=float(data["score"]),
+            published_at=datetime.fromisoformat(data["published_at"]),
+            articles=tuple(ArticleRecord.from_json(a) for a in data["articles"]),
+        )
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One article of a story, as a summarizer sees it."""
+
+    title: str
+    text: str
+    url: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    headline: str
+    summary: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"headline": self.headline, "summary": self.summary}
+
+
+# What turns a story's articles into a headline and a summary: the extractive
+# `summarize_story` by default, or an `AbstractiveSummarizer` (which falls back to it).
+Summarizer = Callable[[Sequence[Doc]], Summary]
 
 
 @dataclass(frozen=True)
@@ -157,6 +250,21 @@ class Digest:
 
     def stories_json(self) -> list[dict[str, Any]]:
         return [s.to_json() for s in self.stories]
+
+    @classmethod
+    def from_stories(
+        cls, edition_date: date, window: tuple[datetime, datetime], stories: Iterable[Story]
+    ) -> Digest:
+        """A Digest from an edition's stored stories (their order is the section order)."""
+        sections: dict[str, list[Story]] = {}
+        for story in stories:
+            sections.setdefault(story.section, []).append(story)
+        return cls(
+            edition_date=edition_date,
+            window_start=window[0],
+            window_end=window[1],
+            sections=tuple(Section(name, tuple(items)) for name, items in sections.items()),
+        )
 
     def for_sections(self, wanted: list[str] | None) -> Digest:
         """The same digest narrowed to a subscriber's sections (None or [] = all)."""

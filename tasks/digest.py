@@ -19,11 +19,10 @@ from celery import chord
 from brief import store
 from brief.db import session_scope
 from brief.digest.build import summarize_draft
-from brief.digest.rank import StoryDraft
 from brief.editions import draft_edition, existing_edition, store_edition
 from brief.errors import EmptyEditionError
 from brief.runtime import edition_plan, mail_context, summarizer
-from brief.types import Story
+from brief.types import Story, StoryDraft
 from tasks.app import app
 from tasks.base import engine, settings, utcnow
 from tasks.ingest import BATCH_SIZE, refresh_feed_batch

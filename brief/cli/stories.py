@@ -13,8 +13,9 @@ from brief import store
 from brief.cli.common import JsonOpt, now, print_json, state
 from brief.db import session_scope
 from brief.digest.build import group_stories
-from brief.digest.summarize import Doc, summarize_story
+from brief.digest.summarize import summarize_story
 from brief.errors import InputError
+from brief.types import Doc
 
 
 def _when(value: str | None, default: datetime) -> datetime:

@@ -27,7 +27,9 @@ from typing import Any
 
 import httpx
 
-from brief.digest.summarize import MAX_WORDS, Doc, Summary, summarize_story
+from brief.digest.summarize import MAX_WORDS, summarize_story
+from brief.digest.text import truncate
+from brief.types import Doc, Summary
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +60,24 @@ def endpoint(url: str) -> str:
     return f"{url}/v1/chat/completions"
 
 
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
+def _doc_text(doc: Doc) -> str:
+    """An article's text as the model reads it: on one line, cut at MAX_DOC_CHARS."""
+    text = " ".join(doc.text.split())
+    return truncate(text, MAX_DOC_CHARS, ellipsis=" …", trim="", ellipsis_in_limit=False)
 
 
 def user_prompt(docs: Sequence[Doc]) -> str:
     parts = []
     for n, doc in enumerate(docs[:MAX_DOCS], 1):
         source = f" ({doc.source})" if doc.source else ""
-        parts.append(f"Article {n}{source}\nTitle: {doc.title}\n{_clip(doc.text, MAX_DOC_CHARS)}")
+        parts.append(f"Article {n}{source}\nTitle: {doc.title}\n{_doc_text(doc)}")
     return "\n\n".join(parts)
 
 
 def cache_key(model: str, docs: Sequence[Doc]) -> str:
     """A story's cache key: its model, prompt version and articles' titles and texts."""
     material = json.dumps(
-        [PROMPT_VERSION, model, [[d.title, _clip(d.text, MAX_DOC_CHARS)] for d in docs[:MAX_DOCS]]],
+        [PROMPT_VERSION, model, [[d.title, _doc_text(d)] for d in docs[:MAX_DOCS]]],
         ensure_ascii=False,
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
@@ -93,12 +96,10 @@ def parse_reply(content: str, *, max_words: int = MAX_WORDS) -> tuple[str, str]:
             headline = str(data.get("headline") or "")
             summary = str(data.get("summary") or "")
     headline = " ".join(headline.split()).strip('"')
-    words = summary.split()
-    if not words:
+    summary = " ".join(summary.split())
+    if not summary:
         raise SummarizerFailed("the reply has no summary")
-    limit = max_words * 5 // 4
-    summary = " ".join(words) if len(words) <= limit else " ".join(words[:limit]) + "…"
-    return headline, summary
+    return headline, truncate(summary, max_words * 5 // 4, unit="words", trim="")
 
 
 class AbstractiveSummarizer:

@@ -7,45 +7,43 @@ The pipeline, in pieces the task canvas can run apart:
     stories = [summarize_draft(d) for d in chosen]                # one task each
     digest = compose_digest(stories, edition_date=..., window=..., ...)
 
-`build_digest` is exactly that, in one call. Every step is deterministic.
+`brief.editions` runs them in one process or as a Celery canvas. Every step is
+deterministic.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
-from brief.digest.rank import StoryDraft, rank_groups, select
-from brief.digest.summarize import Doc, Summary, split_sentences, summarize_story
-from brief.types import ArticleRecord, Digest, Section, Source, Story
+from brief.digest.rank import rank_groups, select
+from brief.digest.summarize import summarize_story
+from brief.types import (
+    ArticleRecord,
+    Digest,
+    Doc,
+    Section,
+    Source,
+    Story,
+    StoryDraft,
+    Summarizer,
+)
 
 __all__ = [
     "WINDOW",
-    "Doc",
-    "StoryDraft",
-    "Summarizer",
-    "Summary",
-    "build_digest",
     "compose_digest",
-    "digest_from_stories",
     "edition_time",
     "edition_window",
     "group_stories",
-    "lead_summary",
     "order_sections",
     "select_drafts",
-    "split_sentences",
     "summarize_draft",
 ]
 
 WINDOW = timedelta(hours=24)
-
-# What turns a story's articles into a headline and a summary: the extractive
-# `summarize_story` by default, or an `AbstractiveSummarizer` (which falls back to it).
 MAX_SOURCES = 6  # sources shown per story (lead first)
-Summarizer = Callable[[Sequence[Doc]], Summary]
 
 
 def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0) -> datetime:
@@ -56,22 +54,6 @@ def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0)
 def edition_window(end: datetime) -> tuple[datetime, datetime]:
     """The 24 hours before an edition's time."""
     return end - WINDOW, end
-
-
-def lead_summary(text: str, *, max_sentences: int = 2, max_chars: int = 320) -> str:
-    """The first sentences of a feed's text, cut at a word boundary if still too long."""
-    text = " ".join(text.split())
-    if not text:
-        return ""
-    chosen: list[str] = []
-    for sentence in split_sentences(text)[:max_sentences]:
-        if chosen and len(" ".join([*chosen, sentence])) > max_chars:
-            break
-        chosen.append(sentence)
-    summary = " ".join(chosen)
-    if len(summary) > max_chars:
-        summary = summary[:max_chars].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-    return summary
 
 
 def order_sections(present: Iterable[str], configured: Sequence[str]) -> list[str]:
@@ -172,45 +154,4 @@ def compose_digest(
         window_start=window[0],
         window_end=window[1],
         sections=tuple(built),
-    )
-
-
-def build_digest(
-    articles: Iterable[ArticleRecord],
-    *,
-    edition_date: date,
-    window: tuple[datetime, datetime],
-    sections: Sequence[str],
-    per_section: int,
-    total: int | None = None,
-    summarizer: Summarizer | None = None,
-) -> Digest:
-    """group -> select -> summarize -> compose, in one call."""
-    drafts = group_stories(articles, window=window, sections=sections)
-    chosen = select_drafts(drafts, per_section=per_section, total=total)
-    stories = [summarize_draft(d, summarizer=summarizer) for d in chosen]
-    return compose_digest(
-        stories,
-        edition_date=edition_date,
-        window=window,
-        sections=sections,
-        per_section=per_section,
-        total=total,
-    )
-
-
-def digest_from_stories(
-    edition_date: date,
-    window: tuple[datetime, datetime],
-    stories: Iterable[Story],
-) -> Digest:
-    """Rebuild a Digest from an edition's stored stories (their order is the section order)."""
-    sections: dict[str, list[Story]] = {}
-    for story in stories:
-        sections.setdefault(story.section, []).append(story)
-    return Digest(
-        edition_date=edition_date,
-        window_start=window[0],
-        window_end=window[1],
-        sections=tuple(Section(name, tuple(items)) for name, items in sections.items()),
     )

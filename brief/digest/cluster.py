@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse import coo_matrix, csr_matrix
 
+from brief.digest.text import tokens
 from brief.types import ArticleRecord
 
 DEFAULT_THRESHOLD = 0.25
@@ -63,196 +63,6 @@ MAX_NEIGHBOURS = 40
 SCALE_NEIGHBOURS = 5
 REFERENCE_RADIUS = 0.25
 FIRST_PASS = 0.3  # the stricter threshold that finds each article's own story first
-
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "aren",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "says",
-        "said",
-        "say",
-        "new",
-        "one",
-        "two",
-        "after",
-        "amid",
-        "over",
-        "via",
-        "per",
-        "may",
-        "might",
-        "must",
-        "shall",
-        "us",
-        "mr",
-        "mrs",
-        "ms",
-        "s",
-        "t",
-        "re",
-        "ve",
-        "ll",
-        "d",
-        "m",
-        "don",
-        "didn",
-        "doesn",
-        "isn",
-        "wasn",
-        "weren",
-        "won",
-        "wouldn",
-    ]
-)
-
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-
-
-def stem(word: str) -> str:
-    """A light English stemmer: possessives and plurals only (cheap and safe)."""
-    if word.endswith(("'s", "’s")):
-        word = word[:-2]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased, stemmed content words of a text."""
-    out: list[str] = []
-    for match in _WORD.finditer(text.lower()):
-        word = stem(match.group())
-        if len(word) > 1 and word not in STOP_WORDS:
-            out.append(word)
-    return out
 
 
 def lead_of(text: str, words: int = LEAD_WORDS) -> str:

@@ -16,82 +16,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from brief.types import ArticleRecord
+from brief.types import ArticleRecord, StoryDraft
 
 HALF_LIFE = timedelta(hours=12)
-
-
-def article_to_json(article: ArticleRecord) -> dict[str, Any]:
-    return {
-        "id": article.id,
-        "feed_id": article.feed_id,
-        "source": article.source,
-        "section": article.section,
-        "title": article.title,
-        "link": article.link,
-        "summary_text": article.summary_text,
-        "image_url": article.image_url,
-        "published_at": article.published_at.isoformat(),
-        "full_text": article.full_text,
-        "weight": article.weight,
-        "image_alt": article.image_alt,
-    }
-
-
-def article_from_json(data: dict[str, Any]) -> ArticleRecord:
-    return ArticleRecord(
-        id=int(data["id"]),
-        feed_id=int(data["feed_id"]),
-        source=data["source"],
-        section=data["section"],
-        title=data["title"],
-        link=data.get("link"),
-        summary_text=data.get("summary_text", ""),
-        image_url=data.get("image_url"),
-        published_at=datetime.fromisoformat(data["published_at"]),
-        full_text=data.get("full_text", ""),
-        weight=float(data.get("weight", 1.0)),
-        image_alt=data.get("image_alt"),
-    )
-
-
-@dataclass(frozen=True)
-class StoryDraft:
-    """One story before its summary: its articles (lead article first), section and score."""
-
-    key: str  # stable id: "a<lowest article id>"
-    section: str
-    score: float
-    published_at: datetime  # the newest article's time
-    articles: tuple[ArticleRecord, ...]
-
-    @property
-    def outlets(self) -> tuple[str, ...]:
-        """Distinct outlets, in the articles' order."""
-        return tuple(dict.fromkeys(a.source for a in self.articles))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "section": self.section,
-            "score": self.score,
-            "published_at": self.published_at.isoformat(),
-            "articles": [article_to_json(a) for a in self.articles],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StoryDraft:
-        return cls(
-            key=data["key"],
-            section=data["section"],
-            score=float(data["score"]),
-            published_at=datetime.fromisoformat(data["published_at"]),
-            articles=tuple(article_from_json(a) for a in data["articles"]),
-        )
 
 
 def story_score(

@@ -22,35 +22,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
-from brief.digest.cluster import tokens
+from brief.digest.text import split_sentences, tokens, truncate
+from brief.types import Doc, Summary
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
 MIN_SENTENCES = 2
 _SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
 _DUPLICATE = 0.5  # cosine above which two sentences say the same thing
+_CUT_TRIM = ",;:—–-"  # a summary cut short ends on no dangling comma or dash
 # A sentence's score: how close it is to what all the articles say (the centroid),
 # to their titles, and how early it comes (news puts the point first).
 CENTRE_WEIGHT = 0.5
 TITLE_WEIGHT = 0.3
 LEAD_WEIGHT = 0.35
 
-# A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets),
-# then whitespace, then an upper-case letter, a digit or an opening quote/bracket.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]])|(?<=[.!?…][\"'”’)\]][\"'”’)\]]))"
-    r"\s+(?=[\"“‘'(\[]?[A-Z0-9])"
-)
-_ABBREVIATION_WORDS = (
-    "mr mrs ms dr st jr sr prof rev gen sen rep gov lt col capt cmdr sgt maj adm pres supt "
-    "insp det no nos vs etc inc ltd co corp bros jan feb mar apr jun jul aug sep sept oct nov "
-    "dec mon tue tues wed thu thur thurs fri sat sun ft mt ave blvd rd approx dept est fig min "
-    "max e.g i.e u.s u.k u.n a.m p.m d.c u.s.a e.u"
-)
-ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
-_LAST_WORD = re.compile(r"(\S+)$")
-_INITIAL = re.compile(r"(?:^|[\s(“\"])(?:[A-Z]\.)+$")
-_OPEN_QUOTES = ("“", "”")
 _PRONOUN_START = re.compile(
     r"^(?:He|She|It|They|This|That|These|Those|His|Her|Its|Their|But|And|Also|However|"
     r"Meanwhile|Still|Instead|Yet|So)\b"
@@ -67,62 +53,6 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _SUFFIX = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
-
-
-@dataclass(frozen=True)
-class Doc:
-    """One article of a story, as the summarizer sees it."""
-
-    title: str
-    text: str
-    url: str | None = None
-    source: str | None = None
-
-
-@dataclass(frozen=True)
-class Summary:
-    headline: str
-    summary: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"headline": self.headline, "summary": self.summary}
-
-
-# -- sentences ---------------------------------------------------------------
-
-
-def _ends_with_abbreviation(sentence: str) -> bool:
-    match = _LAST_WORD.search(sentence)
-    if not match:
-        return False
-    word = match.group(1).lstrip("(“\"'‘")
-    if not word.endswith("."):
-        return False
-    if _INITIAL.search(sentence):  # "J." "J.K." "U.S." — an initial, never a full stop
-        # ... unless it is a known upper-case abbreviation that ends sentences
-        # often ("in the U.S."): keep those joined only when short.
-        return True
-    return word[:-1].lower() in ABBREVIATIONS
-
-
-def _open_quote(sentence: str) -> bool:
-    curly = sentence.count(_OPEN_QUOTES[0]) > sentence.count(_OPEN_QUOTES[1])
-    return curly or sentence.count('"') % 2 == 1
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a text, keeping abbreviations, initials and quotations whole."""
-    pieces = [p for p in _SENTENCE_END.split(" ".join(text.split())) if p]
-    sentences: list[str] = []
-    for piece in pieces:
-        if sentences and (
-            _ends_with_abbreviation(sentences[-1])
-            or (_open_quote(sentences[-1]) and len(sentences[-1].split()) < 60)
-        ):
-            sentences[-1] = f"{sentences[-1]} {piece}"
-        else:
-            sentences.append(piece)
-    return sentences
 
 
 # -- headline ----------------------------------------------------------------
@@ -216,13 +146,6 @@ def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
     return found
 
 
-def _fit(text: str, max_words: int) -> str:
-    words = text.split()
-    if len(words) <= max_words:
-        return text
-    return " ".join(words[:max_words]).rstrip(",;:—–-") + "…"
-
-
 def _select_sentences(
     candidates: Sequence[_Candidate],
     scores: Sequence[float],
@@ -310,9 +233,9 @@ def summarize_story(
         candidates, scores, sentence_vecs, max_words, max_sentences, min_sentences
     )
     if not chosen:
-        text = " ".join(d.text for d in docs[:1])
-        return Summary(headline, _fit(" ".join(text.split()), max_words))
+        lead = " ".join(docs[0].text.split())
+        return Summary(headline, truncate(lead, max_words, unit="words", trim=_CUT_TRIM))
     # Reading order: the lead sentence first, then by position in the articles.
     chosen.sort(key=lambda i: (candidates[i].position, candidates[i].doc))
     summary = " ".join(candidates[i].text for i in chosen)
-    return Summary(headline, _fit(summary, max_words * 5 // 4))
+    return Summary(headline, truncate(summary, max_words * 5 // 4, unit="words", trim=_CUT_TRIM))

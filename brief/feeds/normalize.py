@@ -8,11 +8,11 @@ link" and "the same title".
 from __future__ import annotations
 
 import html
-import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
+from brief.digest.text import truncate
 from brief.feeds.clean import fold_whitespace, html_to_text
 
 # Query parameters that only say where a click came from. Dropped from canonical links.
@@ -132,12 +132,6 @@ def clamp_published(
     return published
 
 
-_TRAILING_BREAKS = re.compile(r"\s+")
-
-
 def short_text(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary to at most ``limit`` characters plus "…"."""
-    text = _TRAILING_BREAKS.sub(" ", text).strip()
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters plus "…"."""
+    return truncate(" ".join(text.split()), limit, trim=",;:.", ellipsis_in_limit=False)

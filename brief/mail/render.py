@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import css_inline
 
+from brief.digest.text import truncate
 from brief.errors import InputError
 from brief.templating import make_env
 from brief.types import Digest, Recipient, RenderedEmail, Story
@@ -85,16 +86,6 @@ def long_date(day: date) -> str:
 def one_line(text: str) -> str:
     """Fold all whitespace, CR and LF included, so the text is safe in a header."""
     return " ".join(text.split())
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut at a word boundary and add an ellipsis when ``text`` is over ``limit``."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.-—·") + "…"
 
 
 def web_link(url: str | None) -> str | None:
@@ -178,7 +169,7 @@ def _views(digest: Digest) -> tuple[_StoryView | None, tuple[_SectionView, ...]]
 def default_preheader(digest: Digest, count: int = 3) -> str:
     """The inbox preview line: the top stories' headlines, most important first."""
     ranked = sorted(digest.stories, key=lambda st: -st.score)  # stable: ties keep order
-    return shorten(" · ".join(one_line(st.title) for st in ranked[:count]), PREHEADER_MAX)
+    return truncate(" · ".join(one_line(st.title) for st in ranked[:count]), PREHEADER_MAX)
 
 
 def _context(
@@ -202,7 +193,7 @@ def _context(
         elif preferences_url:
             preferences = _require_link(preferences_url, "preferences_url")
     if preheader is not None:
-        preheader = shorten(one_line(preheader), PREHEADER_MAX)
+        preheader = truncate(one_line(preheader), PREHEADER_MAX)
     return {
         "brief_name": one_line(brief_name),
         "long_date": long_date(digest.edition_date),
@@ -266,7 +257,7 @@ def render_digest(
         preferences_url=preferences_url,
         preheader=preheader,
     )
-    subject = shorten(
+    subject = truncate(
         one_line(env.get_template("email/digest/subject.txt").render(ctx)), SUBJECT_MAX
     )
     text = env.get_template("email/digest/body.txt").render(ctx)

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 import pytest
 
 from brief.digest.abstractive import AbstractiveSummarizer, cache_key
-from brief.digest.summarize import Doc, summarize_story
+from brief.digest.summarize import summarize_story
+from brief.types import Doc
 
 DOCS = [
     Doc(

@@ -10,6 +10,7 @@ from brief.feeds.normalize import (
     clamp_published,
     clean_title,
     is_tracking_param,
+    short_text,
     title_key,
 )
 
@@ -107,6 +108,19 @@ def test_title_key_shape() -> None:
     assert title_key("Iraq: ‘No plans’ to leave") == "iraq no plans to leave"
     assert title_key("Prices up 3.5%") != title_key("Prices up 35%")  # digits kept apart
     assert title_key("") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Lorem  ipsum\n", "Lorem ipsum"),
+        ("Lorem ipsum dolor sit amet", "Lorem ipsum…"),
+        ("Lorem ipsum, dolor sit amet", "Lorem ipsum…"),
+        ("Loremipsumdolorsitamet", "Loremipsumdolo…"),
+    ],
+)
+def test_short_text_is_one_line_cut_at_a_word(text: str, expected: str) -> None:
+    assert short_text(text, 14) == expected
 
 
 def test_aware_utc() -> None:

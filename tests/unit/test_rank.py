@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from brief.digest.rank import StoryDraft, rank_groups, select, story_score, story_section
-from brief.types import ArticleRecord
+from brief.digest.rank import rank_groups, select, story_score, story_section
+from brief.types import ArticleRecord, StoryDraft
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
@@ -76,3 +77,10 @@ def test_select_applies_caps() -> None:
 def test_draft_json_round_trip() -> None:
     draft = rank_groups([[art(1, "A"), art(2, "B")]], now=NOW)[0]
     assert StoryDraft.from_json(draft.to_json()) == draft
+
+
+def test_article_json_round_trip_and_defaults() -> None:
+    full = replace(art(1), full_text="The page.", weight=2.0, image_alt="A harbour")
+    assert ArticleRecord.from_json(full.to_json()) == full
+    data = {k: v for k, v in full.to_json().items() if k not in ("full_text", "weight")}
+    assert ArticleRecord.from_json(data) == replace(full, full_text="", weight=1.0)

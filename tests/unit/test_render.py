@@ -19,7 +19,6 @@ from brief.mail.render import (
     long_date,
     overview,
     render_digest,
-    shorten,
     top_story,
 )
 from brief.templating import make_env, template_dir, wrap
@@ -229,18 +228,6 @@ def test_subject_of_empty_digest() -> None:
 )
 def test_long_date(day: date, expected: str) -> None:
     assert long_date(day) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "limit", "expected"),
-    [
-        ("short", 10, "short"),
-        ("one two three four", 12, "one two…"),
-        ("unbreakablewordhere", 10, "unbreakab…"),
-    ],
-)
-def test_shorten(text: str, limit: int, expected: str) -> None:
-    assert shorten(text, limit) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,155 @@
+"""Pure: the text toolkit that grouping, summaries, feeds and mail share.
+
+- Words: lower-cased word tokens, a light stemmer, English stop words.
+- Sentences: a splitter that keeps abbreviations, initials, decimals and
+  quotations whole.
+- Truncation: one cut at a word boundary, with an ellipsis, for subjects,
+  titles, prompts and summaries alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+# -- words -------------------------------------------------------------------
+
+# Function words, and words every news text uses ("said", "new", "mr"), which say
+# nothing about which story a text tells. Listed once (tests/unit/test_text.py checks).
+STOP_WORD_LIST: tuple[str, ...] = (
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
+    "any", "are", "aren", "as", "at", "be", "because", "been", "before", "being", "below",
+    "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down",
+    "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he",
+    "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into",
+    "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "no", "nor",
+    "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves",
+    "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the",
+    "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those",
+    "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+    "yours", "yourself", "yourselves",
+    # news wording
+    "says", "said", "say", "new", "one", "two", "amid", "via", "per", "may", "might", "must",
+    "shall", "us", "mr", "mrs", "ms",
+    # the pieces of contractions ("it's", "don't") and possessives
+    "s", "t", "re", "ve", "ll", "d", "m", "don", "didn", "doesn", "isn", "wasn", "weren",
+    "won", "wouldn",
+)  # fmt: skip
+STOP_WORDS = frozenset(STOP_WORD_LIST)
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# Words ending in "s" that are not plurals. "news" above all: cut to "new", a stop
+# word, it would vanish from every text.
+_NOT_PLURALS = frozenset({"news"})
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: possessives and plurals only (cheap and safe)."""
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    if word in _NOT_PLURALS:
+        return word
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased, stemmed content words of a text."""
+    out: list[str] = []
+    for match in _WORD.finditer(text.lower()):
+        word = stem(match.group())
+        if len(word) > 1 and word not in STOP_WORDS:
+            out.append(word)
+    return out
+
+
+# -- sentences ---------------------------------------------------------------
+
+# A sentence ends at . ! ? or … (optionally followed by closing quotes or brackets),
+# then whitespace, then an upper-case letter, a digit or an opening quote/bracket.
+_SENTENCE_END = re.compile(
+    r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)\]])|(?<=[.!?…][\"'”’)\]][\"'”’)\]]))"
+    r"\s+(?=[\"“‘'(\[]?[A-Z0-9])"
+)
+_ABBREVIATION_WORDS = (
+    "mr mrs ms dr st jr sr prof rev gen sen rep gov lt col capt cmdr sgt maj adm pres supt "
+    "insp det no nos vs etc inc ltd co corp bros jan feb mar apr jun jul aug sep sept oct nov "
+    "dec mon tue tues wed thu thur thurs fri sat sun ft mt ave blvd rd approx dept est fig min "
+    "max e.g i.e u.s u.k u.n a.m p.m d.c u.s.a e.u"
+)
+ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_LAST_WORD = re.compile(r"(\S+)$")
+_INITIAL = re.compile(r"(?:^|[\s(“\"])(?:[A-Z]\.)+$")
+_OPEN_QUOTES = ("“", "”")
+
+
+def _ends_with_abbreviation(sentence: str) -> bool:
+    match = _LAST_WORD.search(sentence)
+    if not match:
+        return False
+    word = match.group(1).lstrip("(“\"'‘")
+    if not word.endswith("."):
+        return False
+    if _INITIAL.search(sentence):  # "J." "J.K." "U.S." — an initial, never a full stop
+        # ... unless it is a known upper-case abbreviation that ends sentences
+        # often ("in the U.S."): keep those joined only when short.
+        return True
+    return word[:-1].lower() in ABBREVIATIONS
+
+
+def _open_quote(sentence: str) -> bool:
+    curly = sentence.count(_OPEN_QUOTES[0]) > sentence.count(_OPEN_QUOTES[1])
+    return curly or sentence.count('"') % 2 == 1
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a text, keeping abbreviations, initials and quotations whole."""
+    pieces = [p for p in _SENTENCE_END.split(" ".join(text.split())) if p]
+    sentences: list[str] = []
+    for piece in pieces:
+        if sentences and (
+            _ends_with_abbreviation(sentences[-1])
+            or (_open_quote(sentences[-1]) and len(sentences[-1].split()) < 60)
+        ):
+            sentences[-1] = f"{sentences[-1]} {piece}"
+        else:
+            sentences.append(piece)
+    return sentences
+
+
+# -- truncation --------------------------------------------------------------
+
+
+def truncate(
+    text: str,
+    limit: int,
+    *,
+    unit: Literal["chars", "words"] = "chars",
+    ellipsis: str = "…",
+    trim: str = " ,;:.-—·",
+    ellipsis_in_limit: bool = True,
+) -> str:
+    """`text` cut at a word boundary to `limit` characters (or words), `ellipsis` added.
+
+    Text within the limit comes back as it is. By characters, the cut is at the last
+    space within the limit (a first word longer than that is cut inside it), and the
+    ellipsis counts within `limit` unless `ellipsis_in_limit` is False. By words, the
+    first `limit` words are kept, one space apart. Then the trailing `trim`
+    characters go (a dangling comma or dash). The defaults are an email's subject or
+    preview line. Whitespace is not folded: fold it first to cut by characters.
+    """
+    if unit == "words":
+        words = text.split()
+        if len(words) <= limit:
+            return text
+        kept = " ".join(words[:limit])
+    else:
+        if len(text) <= limit:
+            return text
+        room = limit - len(ellipsis) if ellipsis_in_limit else limit
+        kept = text[:room].rsplit(" ", 1)[0]
+    return kept.rstrip(trim) + ellipsis
