@@ -27,8 +27,7 @@ from brief.digest.build import (
 from brief.errors import EmptyEditionError, InputError
 from brief.mail.render import render_digest
 from brief.models import Edition
-from brief.store.intents import NewEdition
-from brief.types import SiteContext, Story, StoryDraft, Summarizer
+from brief.types import NewEdition, SiteContext, Story, StoryDraft, Summarizer
 
 MIN_DAY, MAX_DAY = date(1971, 1, 1), date(9998, 12, 31)  # windows stay in datetime's range
 

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from brief.types import GUID_LENGTH, NAME_LENGTH, TITLE_KEY_LENGTH, URL_LENGTH
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
@@ -46,13 +48,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
-
-# Column lengths, shared with the code that fits feed values into them (brief.feeds.dedup,
-# brief.feeds.writer): a longer URL is dropped, a longer name cut, a longer guid digested.
-URL_LENGTH = 2048
-GUID_LENGTH = 1024
-NAME_LENGTH = 500  # titles, authors, alt texts
-TITLE_KEY_LENGTH = 300
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

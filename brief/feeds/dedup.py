@@ -22,9 +22,16 @@ from hashlib import sha256
 from typing import Generic, Protocol, TypeVar
 
 from brief.feeds.normalize import clamp_published, title_key
-from brief.models import GUID_LENGTH, NAME_LENGTH, TITLE_KEY_LENGTH, URL_LENGTH
-from brief.store.intents import ArticleData, ArticleForUpdate, ArticleUpdate
-from brief.types import ParsedArticle
+from brief.types import (
+    GUID_LENGTH,
+    NAME_LENGTH,
+    TITLE_KEY_LENGTH,
+    URL_LENGTH,
+    ArticleData,
+    ArticleForUpdate,
+    ArticleUpdate,
+    ParsedArticle,
+)
 
 # The same title from the same feed within this window is the same article.
 TITLE_WINDOW = timedelta(days=3)

@@ -24,9 +24,16 @@ from brief import store
 from brief.errors import FeedError, FeedGoneError, FeedParseError, FetchError
 from brief.feeds import dedup, schedule
 from brief.feeds.parse import parse_feed
-from brief.models import NAME_LENGTH, URL_LENGTH
-from brief.store.intents import FeedContent, FeedFailure, FeedForUpdate, FeedUpdate
-from brief.types import FetchResult, ParsedFeed
+from brief.types import (
+    NAME_LENGTH,
+    URL_LENGTH,
+    FeedContent,
+    FeedFailure,
+    FeedForUpdate,
+    FeedUpdate,
+    FetchResult,
+    ParsedFeed,
+)
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from brief.models import Article, Feed
 from brief.store._sql import dialect_insert
-from brief.store.intents import ArticleData, ArticleForUpdate, ArticleUpdate
-from brief.types import ArticleRecord
+from brief.types import ArticleData, ArticleForUpdate, ArticleRecord, ArticleUpdate
 
 
 def insert_articles(session: Session, articles: Sequence[ArticleData]) -> dict[str, int]:

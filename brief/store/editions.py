@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from brief.errors import InputError, NotFoundError
 from brief.models import Delivery, Edition
 from brief.store._sql import insert_ignoring_conflicts
-from brief.store.intents import NewEdition
+from brief.types import NewEdition
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:

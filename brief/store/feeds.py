@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from brief.errors import InputError, NotFoundError
 from brief.models import Feed
-from brief.store.intents import FeedFailure, FeedForUpdate, FeedUpdate
+from brief.types import FeedFailure, FeedForUpdate, FeedUpdate
 
 
 def check_feed_url(url: str) -> str:

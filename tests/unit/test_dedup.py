@@ -9,9 +9,15 @@ import pytest
 
 from brief.feeds.dedup import Decision, article_data, decide
 from brief.feeds.normalize import canonical_url
-from brief.models import GUID_LENGTH, NAME_LENGTH, URL_LENGTH
-from brief.store.intents import ArticleData, ArticleForUpdate, ArticleUpdate
-from brief.types import ParsedArticle
+from brief.types import (
+    GUID_LENGTH,
+    NAME_LENGTH,
+    URL_LENGTH,
+    ArticleData,
+    ArticleForUpdate,
+    ArticleUpdate,
+    ParsedArticle,
+)
 
 NOW = datetime(2025, 1, 31, 6, 0, tzinfo=UTC)
 FEED = 7
