@@ -32,7 +32,7 @@ from brief.mail.render import render_digest
 from brief.mail.senders import EmailSender
 from brief.mail.transactional import render_confirmation
 from brief.models import Delivery, Edition
-from brief.types import Digest, Recipient, SiteContext, Story
+from brief.types import Digest, Recipient, SendStatus, SiteContext, Story
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class DeliveryOutcome:
     delivery_id: int
     recipient: str
-    status: str  # sent | failed | retry | skipped
+    status: SendStatus
     where: str = ""
     error: str | None = None
 
@@ -93,7 +93,7 @@ def send_delivery(
     if not store.claim_delivery(session, delivery_id, now):
         session.rollback()
         found = store.find_delivery(session, delivery_id)
-        return DeliveryOutcome(delivery_id, found.recipient if found else "?", "skipped")
+        return DeliveryOutcome(delivery_id, found.recipient if found else "?", SendStatus.SKIPPED)
     session.commit()
 
     try:
@@ -119,7 +119,7 @@ def send_delivery(
         log.warning("delivery %s to %s failed: %s", delivery_id, recipient, exc)
         store.fail_delivery(session, delivery_id, str(exc), retry=False)
         session.commit()
-        return DeliveryOutcome(delivery_id, recipient, "failed", error=str(exc))
+        return DeliveryOutcome(delivery_id, recipient, SendStatus.FAILED, error=str(exc))
     except Exception:
         log.exception(
             "delivery %s: the sender broke; left in sending: it may have gone", delivery_id
@@ -128,7 +128,7 @@ def send_delivery(
 
     store.finish_delivery(session, delivery_id, now, message_id)
     session.commit()
-    return DeliveryOutcome(delivery_id, recipient, "sent", where=where)
+    return DeliveryOutcome(delivery_id, recipient, SendStatus.SENT, where=where)
 
 
 def _delivery_message(
@@ -220,7 +220,7 @@ def send_test(
         try:
             where = sender.send(message)
         except MailError as exc:
-            outcomes.append(DeliveryOutcome(0, address, "failed", error=str(exc)))
+            outcomes.append(DeliveryOutcome(0, address, SendStatus.FAILED, error=str(exc)))
             continue
-        outcomes.append(DeliveryOutcome(0, address, "sent", where=where))
+        outcomes.append(DeliveryOutcome(0, address, SendStatus.SENT, where=where))
     return outcomes

@@ -23,7 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from brief.types import GUID_LENGTH, NAME_LENGTH, TITLE_KEY_LENGTH, URL_LENGTH
+from brief.types import (
+    GUID_LENGTH,
+    NAME_LENGTH,
+    TITLE_KEY_LENGTH,
+    URL_LENGTH,
+    DeliveryStatus,
+    EditionStatus,
+    SubscriberStatus,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -138,8 +146,7 @@ class Subscriber(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    # pending | active | unsubscribed | bounced
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Local hour (in `timezone`) to get each edition; None: as soon as it is made.
     delivery_hour: Mapped[int | None] = mapped_column(Integer)
@@ -160,7 +167,7 @@ class Edition(Base):
     stories: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     html: Mapped[str] = mapped_column(Text, default="")  # the web view
     text: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default="built")  # built | sending | sent
+    status: Mapped[str] = mapped_column(String(16), default=EditionStatus.BUILT)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -177,8 +184,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
-    # pending -> sending -> sent | failed; a transient failure goes back to pending.
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(255))
     recipient: Mapped[str] = mapped_column(String(320))  # the address it went to

@@ -21,7 +21,7 @@ from brief.feeds.ingest import IngestConfig, refresh_feeds
 from brief.feeds.writer import IngestResult
 from brief.mail.senders import EmailSender
 from brief.sending import EveryActive, send_pending
-from brief.types import SiteContext, Summarizer
+from brief.types import RefreshStatus, SendStatus, SiteContext, Summarizer
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RunReport:
 
     @property
     def failed_feeds(self) -> list[IngestResult]:
-        return [r for r in self.ingested if r.status == "error"]
+        return [r for r in self.ingested if r.status == RefreshStatus.ERROR]
 
     def count(self, status: str) -> int:
         return sum(1 for d in self.deliveries if d.status == status)
@@ -74,7 +74,9 @@ def send_edition(
             try:
                 outcome = send_delivery(session, delivery_id, sender, ctx, now())
             except MailTransientError as exc:  # left pending: a later send retries it
-                outcome = DeliveryOutcome(delivery_id, exc.recipient, "retry", error=str(exc))
+                outcome = DeliveryOutcome(
+                    delivery_id, exc.recipient, SendStatus.RETRY, error=str(exc)
+                )
         if on_progress:
             on_progress(outcome)
         return outcome

@@ -26,12 +26,13 @@ from sqlalchemy.orm import Session
 from brief import store
 from brief.errors import InputError, InvalidEmailError
 from brief.models import Subscriber
+from brief.types import SubscriberStatus
 
 if TYPE_CHECKING:  # the CLI imports the checks without loading Celery
     from brief.ratelimit import RateLimiter
     from brief.taskqueue import TaskQueue
 
-STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced")
+STATUSES = tuple(SubscriberStatus)
 MAX_EMAIL_LENGTH = 254
 CONFIRMATIONS_PER_ADDRESS_PER_HOUR = 3  # a pending address asking again gets a few, not a flood
 
@@ -183,14 +184,14 @@ def _record_wish(
             timezone=timezone,
             sections=sections,
             delivery_hour=delivery_hour,
-            status="pending",
+            status=SubscriberStatus.PENDING,
         )
         return sub.id, True
-    if sub.status in ("active", "paused"):
+    if sub.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
         # Preferences are not changed by an unauthenticated form: the owner has a link.
         return sub.id, False
     # pending, unsubscribed or bounced: (re)start the opt-in with the new wishes.
-    sub.status = "pending"
+    sub.status = SubscriberStatus.PENDING
     if timezone:
         sub.timezone = timezone
     if sections is not None:
@@ -203,9 +204,9 @@ def _record_wish(
 def confirm(session: Session, subscriber_id: int, now: datetime) -> tuple[Subscriber, bool]:
     """Activate a pending subscriber. Returns (subscriber, newly_confirmed)."""
     sub = store.get_subscriber(session, subscriber_id)
-    if sub.status == "active":
+    if sub.status == SubscriberStatus.ACTIVE:
         return sub, False
-    sub.status = "active"
+    sub.status = SubscriberStatus.ACTIVE
     sub.confirmed_at = sub.confirmed_at or now
     sub.unsubscribed_at = None
     return sub, True
@@ -222,8 +223,8 @@ def update_preferences(
 ) -> Subscriber:
     sub = store.get_subscriber(session, subscriber_id)
     sub.sections, sub.timezone, sub.delivery_hour = sections, timezone, delivery_hour
-    if sub.status in ("active", "paused"):
-        sub.status = "paused" if paused else "active"
+    if sub.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
+        sub.status = SubscriberStatus.PAUSED if paused else SubscriberStatus.ACTIVE
     return sub
 
 

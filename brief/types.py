@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,6 +18,45 @@ URL_LENGTH = 2048
 GUID_LENGTH = 1024
 NAME_LENGTH = 500  # titles, authors, alt texts
 TITLE_KEY_LENGTH = 300
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # waiting for its owner to confirm (double opt-in)
+    ACTIVE = "active"
+    PAUSED = "paused"  # by the subscriber, from the preferences page
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class DeliveryStatus(StrEnum):
+    """pending -> sending -> sent | failed; a transient failure goes back to pending."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class EditionStatus(StrEnum):
+    BUILT = "built"
+
+
+class RefreshStatus(StrEnum):
+    """What one feed's refresh came to."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+    DISABLED = "disabled"
+
+
+class SendStatus(StrEnum):
+    """What one attempt to send a delivery came to."""
+
+    SENT = "sent"
+    FAILED = "failed"  # for good (a permanent refusal)
+    RETRY = "retry"  # a transient failure: pending again
+    SKIPPED = "skipped"  # already claimed or done elsewhere
 
 
 @dataclass(frozen=True)
@@ -449,4 +489,4 @@ class NewEdition:
     html: str
     text: str
     created_at: datetime
-    status: str = "built"
+    status: EditionStatus = EditionStatus.BUILT

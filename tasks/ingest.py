@@ -15,6 +15,7 @@ from brief.db import session_scope
 from brief.feeds.ingest import refresh_batch
 from brief.feeds.writer import IngestResult
 from brief.runtime import ingest_config
+from brief.types import RefreshStatus
 from tasks.app import app
 from tasks.base import engine, settings, utcnow
 
@@ -49,6 +50,6 @@ def _summary(results: list[IngestResult]) -> dict[str, Any]:
             log.warning("feed %s (%s) failed: %s", r.feed_id, r.url, r.error)
     return {
         "feeds": len(results),
-        "failed": sum(r.status == "error" for r in results),
+        "failed": sum(r.status == RefreshStatus.ERROR for r in results),
         "new_articles": sum(r.new_articles for r in results),
     }

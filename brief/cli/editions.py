@@ -15,6 +15,7 @@ from brief.db import session_scope
 from brief.errors import InputError
 from brief.models import Edition
 from brief.pipeline import send_edition
+from brief.types import DeliveryStatus, SendStatus
 
 digest_app = typer.Typer(help="Build, preview and send editions.", no_args_is_help=True)
 editions_app = typer.Typer(help="Look at stored editions.", no_args_is_help=True)
@@ -127,7 +128,7 @@ def digest_send(
             on_progress=progress.step,
             on_start=progress.start,
         )
-    sent = sum(o.status == "sent" for o in outcomes)
+    sent = sum(o.status == SendStatus.SENT for o in outcomes)
     typer.echo(
         f"edition {edition.date}: {sent} sent, "
         f"{sum(o.status in ('failed', 'retry') for o in outcomes)} failed, "
@@ -157,7 +158,7 @@ class _Progress:
     def step(self, outcome: Any) -> None:
         if self.bar is not None:
             self.bar.update(1)
-        if self.verbose or outcome.status in ("failed", "retry"):
+        if self.verbose or outcome.status in (SendStatus.FAILED, SendStatus.RETRY):
             echo_outcome(outcome)
 
 
@@ -178,7 +179,7 @@ def digest_test_send(
         )
     for outcome in outcomes:
         echo_outcome(outcome)
-    if any(o.status != "sent" for o in outcomes):
+    if any(o.status != SendStatus.SENT for o in outcomes):
         raise typer.Exit(1)
 
 
@@ -223,7 +224,7 @@ def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
             f"window {edition.window_start:%Y-%m-%d %H:%M} - "
             f"{edition.window_end:%Y-%m-%d %H:%M} UTC; deliveries {counts or 'none'}"
         )
-        if counts.get("sending"):
+        if counts.get(DeliveryStatus.SENDING):
             typer.echo(
                 f"warning: {counts['sending']} delivery(ies) stuck in 'sending': "
                 "a send stopped midway (a crash, or a sender error in the log); "

@@ -14,10 +14,11 @@ from brief.config import Settings
 from brief.db import session_scope
 from brief.pipeline import RunReport, run_once
 from brief.subscriptions import normalize_email
+from brief.types import RefreshStatus
 
 
 def _print_report(report: RunReport, where: str) -> None:
-    ok = sum(r.status != "error" for r in report.ingested)
+    ok = sum(r.status != RefreshStatus.ERROR for r in report.ingested)
     typer.echo(
         f"feeds: {len(report.ingested)} fetched, {ok} ok, "
         f"{len(report.failed_feeds)} failed; {report.new_articles} new article(s)"

@@ -40,7 +40,7 @@ from brief.errors import FeedError
 from brief.feeds import schedule
 from brief.feeds.fetch import FetchConfig, Limiter, fetch_feed, fetch_page, make_client
 from brief.feeds.writer import IngestResult, SessionFactory, Writer
-from brief.types import FetchResult
+from brief.types import FetchResult, RefreshStatus
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +160,11 @@ async def ingest_batch(
     async def one(client: httpx.AsyncClient, feed_id: int) -> IngestResult:
         feed = feeds.get(feed_id)
         if feed is None:  # deleted since it was scheduled
-            return IngestResult(feed_id, "", "error", error=f"no feed with id {feed_id}")
+            return IngestResult(
+                feed_id, "", RefreshStatus.ERROR, error=f"no feed with id {feed_id}"
+            )
         if feed.disabled_at is not None:
-            return IngestResult(feed_id, feed.url, "disabled", error="disabled")
+            return IngestResult(feed_id, feed.url, RefreshStatus.DISABLED, error="disabled")
         outcome: FetchResult | FeedError
         # The host's slot is held for the fetch only; the backlog slot until stored.
         host = limiter.host(feed.url)
@@ -211,7 +213,7 @@ async def ingest_batch(
 
 
 def _crashed(feed_id: int, exc: BaseException) -> IngestResult:
-    return IngestResult(feed_id, "", "error", error=f"{type(exc).__name__}: {exc}")
+    return IngestResult(feed_id, "", RefreshStatus.ERROR, error=f"{type(exc).__name__}: {exc}")
 
 
 # -- full text -------------------------------------------------------------

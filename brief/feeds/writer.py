@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -33,12 +33,12 @@ from brief.types import (
     FeedUpdate,
     FetchResult,
     ParsedFeed,
+    RefreshStatus,
 )
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Status = Literal["ok", "not_modified", "error", "disabled"]
 SessionFactory = Callable[[], Session]
 IsTeaser = Callable[[str], bool]
 
@@ -50,7 +50,7 @@ FULLTEXT_WINDOW = timedelta(days=2)
 class IngestResult:
     feed_id: int
     url: str
-    status: Status
+    status: RefreshStatus
     new_articles: int = 0
     error: str | None = None
     updated_articles: int = 0
@@ -255,7 +255,7 @@ def _fetched(
             url=moved,
         ),
     )
-    status: Status = "not_modified" if outcome.not_modified else "ok"
+    status = RefreshStatus.NOT_MODIFIED if outcome.not_modified else RefreshStatus.OK
     result = IngestResult(
         feed.id,
         feed.url,
@@ -310,7 +310,9 @@ def _failed(
         ),
     )
     log.warning("feed %s: %s", feed.id, exc)
-    return IngestResult(feed.id, feed.url, "error", error=exc.message, next_poll_at=next_poll)
+    return IngestResult(
+        feed.id, feed.url, RefreshStatus.ERROR, error=exc.message, next_poll_at=next_poll
+    )
 
 
 def _parse(url: str, content: bytes, headers: dict[str, str]) -> ParsedFeed:

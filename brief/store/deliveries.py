@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from brief.models import Delivery, Edition, Subscriber
 from brief.store._sql import insert_ignoring_conflicts
+from brief.types import DeliveryStatus, SubscriberStatus
 
 
 def add_pending_deliveries(
@@ -21,7 +22,7 @@ def add_pending_deliveries(
             "edition_id": edition_id,
             "subscriber_id": subscriber_id,
             "recipient": email,
-            "status": "pending",
+            "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "created_at": now,
         }
@@ -34,7 +35,9 @@ def create_deliveries(
     session: Session, edition_id: int, now: datetime, *, subscriber_id: int | None = None
 ) -> int:
     """One pending Delivery per active subscriber (or only this one) who has none yet."""
-    query = select(Subscriber.id, Subscriber.email).where(Subscriber.status == "active")
+    query = select(Subscriber.id, Subscriber.email).where(
+        Subscriber.status == SubscriberStatus.ACTIVE
+    )
     if subscriber_id is not None:
         query = query.where(Subscriber.id == subscriber_id)
     return add_pending_deliveries(session, edition_id, session.execute(query).all(), now)
@@ -45,7 +48,7 @@ def pending_delivery_ids(
 ) -> list[int]:
     """The edition's deliveries still to send (to everyone, or to this subscriber)."""
     query = select(Delivery.id).where(
-        Delivery.edition_id == edition_id, Delivery.status == "pending"
+        Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING
     )
     if subscriber_id is not None:
         query = query.where(Delivery.subscriber_id == subscriber_id)
@@ -63,8 +66,8 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
     """
     result = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending")
-        .values(status="sending", attempts=Delivery.attempts + 1, claimed_at=now)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
@@ -72,8 +75,8 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
 def finish_delivery(session: Session, delivery_id: int, now: datetime, message_id: str) -> None:
     session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "sending")
-        .values(status="sent", sent_at=now, message_id=message_id, last_error=None)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.SENT, sent_at=now, message_id=message_id, last_error=None)
     )
 
 
@@ -81,8 +84,11 @@ def fail_delivery(session: Session, delivery_id: int, error: str, *, retry: bool
     """Record an error: back to pending when worth retrying, failed otherwise."""
     session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "sending")
-        .values(status="pending" if retry else "failed", last_error=error[:2000])
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(
+            status=DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED,
+            last_error=error[:2000],
+        )
     )
 
 
@@ -105,7 +111,7 @@ def create_due_deliveries(session: Session, edition: Edition, now: datetime) -> 
     waiting = session.execute(
         select(
             Subscriber.id, Subscriber.email, Subscriber.timezone, Subscriber.delivery_hour
-        ).where(Subscriber.status == "active", Subscriber.id.not_in(have))
+        ).where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.id.not_in(have))
     ).all()
     due = [
         (sid, email)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from brief.errors import InputError, NotFoundError
 from brief.models import Delivery, Edition
 from brief.store._sql import insert_ignoring_conflicts
-from brief.types import NewEdition
+from brief.types import DeliveryStatus, NewEdition
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -46,7 +46,7 @@ def delete_unsent_edition(session: Session, edition: Edition) -> None:
     started = session.scalar(
         select(func.count())
         .select_from(Delivery)
-        .where(Delivery.edition_id == edition.id, Delivery.status != "pending")
+        .where(Delivery.edition_id == edition.id, Delivery.status != DeliveryStatus.PENDING)
     )
     if started:
         raise InputError(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from brief.errors import NotFoundError
 from brief.models import Subscriber
+from brief.types import SubscriberStatus
 
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
@@ -30,7 +31,7 @@ def add_subscriber(
     timezone: str | None = None,
     sections: list[str] | None = None,
     delivery_hour: int | None = None,
-    status: str = "active",
+    status: SubscriberStatus = SubscriberStatus.ACTIVE,
 ) -> tuple[Subscriber, bool]:
     """Add (or re-activate) a subscriber; `email` must already be validated."""
     sub = find_subscriber(session, email)
@@ -38,10 +39,10 @@ def add_subscriber(
     if sub is None:
         sub = Subscriber(email=email, created_at=now, status=status)
         session.add(sub)
-    elif status == "active" and sub.status != "active":
-        sub.status = "active"
+    elif status == SubscriberStatus.ACTIVE and sub.status != SubscriberStatus.ACTIVE:
+        sub.status = SubscriberStatus.ACTIVE
         sub.unsubscribed_at = None
-    if status == "active" and sub.confirmed_at is None:
+    if status == SubscriberStatus.ACTIVE and sub.confirmed_at is None:
         sub.confirmed_at = now
     if timezone is not None or created:
         sub.timezone = timezone or "UTC"
@@ -78,8 +79,8 @@ def unsubscribe(session: Session, email: str, now: datetime) -> Subscriber:
     sub = find_subscriber(session, email)
     if sub is None:
         raise NotFoundError(f"no subscriber {email!r}")
-    if sub.status != "unsubscribed":
-        sub.status = "unsubscribed"
+    if sub.status != SubscriberStatus.UNSUBSCRIBED:
+        sub.status = SubscriberStatus.UNSUBSCRIBED
         sub.unsubscribed_at = now
     return sub
 
@@ -87,4 +88,4 @@ def unsubscribe(session: Session, email: str, now: datetime) -> Subscriber:
 def subscriber_to_confirm(session: Session, subscriber_id: int) -> Subscriber | None:
     """The subscriber a confirmation is for, while the address still awaits confirming."""
     sub = session.get(Subscriber, subscriber_id)
-    return sub if sub is not None and sub.status == "pending" else None
+    return sub if sub is not None and sub.status == SubscriberStatus.PENDING else None
