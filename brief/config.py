@@ -124,6 +124,17 @@ class Settings(BaseSettings):
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(2525, ge=1, le=65535)
     postal_address: str = ""
+    # Sending (the batched mailer).
+    smtp_connections: int = Field(4, ge=1, le=64)  # parallel SMTP connections per worker
+    send_batch_size: int = Field(200, ge=1, le=10_000)  # deliveries claimed at once
+    send_lease_seconds: int = Field(600, ge=30)  # a claim held this long by a live batch
+    send_rate: float = Field(0.0, ge=0)  # messages per second, all workers; 0: no limit
+    send_domain_rate: float = Field(0.0, ge=0)  # per recipient domain; 0: no limit
+    # Deliverability: DKIM signing (all three, or none) and the VERP bounce address.
+    dkim_key_file: Path | None = None  # PEM: RSA (rsa-sha256) or Ed25519 (ed25519-sha256)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None  # default: the From address's domain
+    bounce_domain: str | None = None  # bounces+<id>@this; default: the From domain
 
     @classmethod
     def settings_customise_sources(

@@ -154,6 +154,9 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # Why the status last changed when the reader did not choose it: "hard-bounce",
+    # "soft-bounces", "complaint", "send-refused" (a 5xx at send time), "operator".
+    status_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class Edition(Base):
@@ -179,6 +182,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_subscriber"),
         Index("ix_delivery_status", "status"),
+        Index("ix_delivery_due", "status", "not_before"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -192,6 +196,29 @@ class Delivery(Base):
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A batch's claim on the row (claimed or sending) holds until then; a sweep after it
+    # gives claimed rows back (nothing was sent) and marks sending rows unsure.
+    lease_until: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]  # a transient failure's back-off: not sent before
+    smtp_code: Mapped[int | None] = mapped_column(Integer)  # the server's last reply code
 
     edition: Mapped[Edition] = relationship(back_populates="deliveries")
     subscriber: Mapped[Subscriber] = relationship()
+
+
+class MailEvent(Base):
+    """A bounce, a complaint or a refusal at send time, about one address."""
+
+    __tablename__ = "mail_event"
+    __table_args__ = (Index("ix_mail_event_subscriber", "subscriber_id", "kind", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE")
+    )
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("delivery.id", ondelete="SET NULL"))
+    email: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(16))  # MailEventKind
+    code: Mapped[str | None] = mapped_column(String(32))  # "5.1.1", "550", "abuse"
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

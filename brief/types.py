@@ -24,17 +24,34 @@ class SubscriberStatus(StrEnum):
     PENDING = "pending"  # waiting for its owner to confirm (double opt-in)
     ACTIVE = "active"
     PAUSED = "paused"  # by the subscriber, from the preferences page
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
+    UNSUBSCRIBED = "unsubscribed"  # by the reader, or by a complaint (status_reason)
+    BOUNCED = "bounced"  # a hard bounce, or a 5xx at send time
+    SUSPENDED = "suspended"  # too many soft bounces in a row of days
+
+
+class MailEventKind(StrEnum):
+    HARD = "hard"  # a permanent bounce (DSN action failed, 5.x.x)
+    SOFT = "soft"  # a transient bounce (delayed, 4.x.x)
+    COMPLAINT = "complaint"  # an ARF abuse report
+    REFUSED = "refused"  # a 5xx from our own relay at send time
 
 
 class DeliveryStatus(StrEnum):
-    """pending -> sending -> sent | failed; a transient failure goes back to pending."""
+    """What is known of one delivery; the database is the record of what is left to send.
+
+    pending -> claimed (a batch took it, with a lease; no byte sent)
+            -> sending (committed just before the end of DATA goes out)
+            -> sent | failed (5xx) | pending again (4xx, drop before the end of DATA)
+            | unsure (a timeout or drop after the end of DATA: it may have arrived)
+    A sweep gives expired claims back to pending and marks expired sending rows unsure.
+    """
 
     PENDING = "pending"
+    CLAIMED = "claimed"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    UNSURE = "unsure"
 
 
 class EditionStatus(StrEnum):
