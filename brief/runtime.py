@@ -13,9 +13,11 @@ from brief import __version__
 from brief.config import Settings
 from brief.db import engine_for, migrate
 from brief.editions import EditionPlan
+from brief.errors import ConfigError
 from brief.feeds.fetch import FetchConfig
 from brief.feeds.ingest import IngestConfig
 from brief.feeds.schedule import PollPolicy
+from brief.mail.dkim import DkimSigner
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
 from brief.types import SiteContext, Summarizer
 
@@ -41,6 +43,28 @@ def sender(settings: Settings) -> EmailSender:
         starttls=smtp.starttls,
         timeout=smtp.timeout,
     )
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM signer when BRIEF_DKIM_KEY_FILE and BRIEF_DKIM_SELECTOR are set, else None.
+
+    The domain defaults to the From address's. A missing, unreadable or unusable key
+    is one ConfigError line, at start-up rather than at the first send.
+    """
+    path, selector = settings.dkim_key_file, settings.dkim_selector
+    if path is None and not selector:
+        return None
+    if path is None or not selector:
+        raise ConfigError("bad setting: BRIEF_DKIM_KEY_FILE and BRIEF_DKIM_SELECTOR go together")
+    domain = settings.dkim_domain or settings.mail_from_address.rpartition("@")[2]
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"bad setting: BRIEF_DKIM_KEY_FILE: cannot read {path}: {exc}") from None
+    try:
+        return DkimSigner(key, selector, domain)
+    except ConfigError as exc:
+        raise ConfigError(f"bad setting: BRIEF_DKIM_KEY_FILE: {path}: {exc}") from None
 
 
 def mail_context(settings: Settings) -> SiteContext:
