@@ -21,9 +21,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# This file's own folder comes first on sys.path, and its name would hide dkimpy's `dkim`.
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# Run as a script, this file's folder is sys.path[0], where its name would hide dkimpy's.
+sys.path.remove(str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dkim
 from cryptography.hazmat.primitives import hashes
@@ -34,6 +34,7 @@ from brief.mail.dkim import DkimSigner
 from brief.mail.message import build_message
 from brief.types import RenderedEmail
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "email"
 SELECTOR, DOMAIN = "bench", "example.com"
 
