@@ -19,6 +19,7 @@ from brief.feeds.ingest import IngestConfig
 from brief.feeds.schedule import PollPolicy
 from brief.mail.dkim import DkimSigner
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
+from brief.mail.verp import Verp
 from brief.types import SiteContext, Summarizer
 
 
@@ -65,6 +66,12 @@ def dkim_signer(settings: Settings) -> DkimSigner | None:
         return DkimSigner(key, selector, domain)
     except ConfigError as exc:
         raise ConfigError(f"bad setting: BRIEF_DKIM_KEY_FILE: {path}: {exc}") from None
+
+
+def verp(settings: Settings) -> Verp:
+    """Bounce addresses: BRIEF_BOUNCE_DOMAIN (default the From domain), signed with the secret."""
+    domain = settings.bounce_domain or settings.mail_from_address.rpartition("@")[2]
+    return Verp(domain=domain.lower(), secret=settings.secret_key.get_secret_value())
 
 
 def mail_context(settings: Settings) -> SiteContext:
