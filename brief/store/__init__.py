@@ -33,6 +33,7 @@ from brief.store.editions import (
     list_editions,
     save_edition,
 )
+from brief.store.events import add_mail_event, count_soft_failures, mail_events_for
 from brief.store.feeds import (
     add_feed,
     check_feed_url,
@@ -50,6 +51,7 @@ from brief.store.subscribers import (
     add_subscriber,
     find_subscriber,
     get_subscriber,
+    held_back,
     list_subscribers,
     page_subscribers,
     subscriber_to_confirm,
@@ -58,6 +60,7 @@ from brief.store.subscribers import (
 
 __all__ = [
     "add_feed",
+    "add_mail_event",
     "add_pending_deliveries",
     "add_subscriber",
     "articles_for_update",
@@ -65,6 +68,7 @@ __all__ = [
     "check_feed_url",
     "claim_delivery",
     "claim_due_feeds",
+    "count_soft_failures",
     "create_deliveries",
     "create_due_deliveries",
     "delete_unsent_edition",
@@ -81,12 +85,14 @@ __all__ = [
     "get_edition",
     "get_feed_by_url",
     "get_subscriber",
+    "held_back",
     "insert_articles",
     "insert_ignoring_conflicts",
     "latest_edition",
     "list_editions",
     "list_feeds",
     "list_subscribers",
+    "mail_events_for",
     "page_subscribers",
     "pending_delivery_ids",
     "record_failure",

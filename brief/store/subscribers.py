@@ -11,6 +11,21 @@ from brief.errors import NotFoundError
 from brief.models import Subscriber
 from brief.types import SubscriberStatus
 
+# Why a status changed when the reader did not choose it (Subscriber.status_reason).
+HARD_BOUNCE = "hard-bounce"
+SOFT_BOUNCES = "soft-bounces"
+COMPLAINT = "complaint"
+SEND_REFUSED = "send-refused"
+OPERATOR = "operator"
+
+
+def held_back(sub: Subscriber) -> bool:
+    """Bounced, suspended, or unsubscribed by a complaint: nothing but the owner's own
+    new opt-in, or the operator forcing it, makes the address active again."""
+    return sub.status in (SubscriberStatus.BOUNCED, SubscriberStatus.SUSPENDED) or (
+        sub.status == SubscriberStatus.UNSUBSCRIBED and sub.status_reason == COMPLAINT
+    )
+
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email.lower()))
@@ -32,15 +47,23 @@ def add_subscriber(
     sections: list[str] | None = None,
     delivery_hour: int | None = None,
     status: SubscriberStatus = SubscriberStatus.ACTIVE,
+    force: bool = False,
 ) -> tuple[Subscriber, bool]:
-    """Add (or re-activate) a subscriber; `email` must already be validated."""
+    """Add (or re-activate) a subscriber; `email` must already be validated.
+
+    An address that is `held_back` (bounced, suspended, complained) is left exactly as it
+    is unless ``force``: the caller sees it by its status, still not active.
+    """
     sub = find_subscriber(session, email)
     created = sub is None
     if sub is None:
         sub = Subscriber(email=email, created_at=now, status=status)
         session.add(sub)
     elif status == SubscriberStatus.ACTIVE and sub.status != SubscriberStatus.ACTIVE:
+        if held_back(sub) and not force:
+            return sub, False
         sub.status = SubscriberStatus.ACTIVE
+        sub.status_reason = OPERATOR
         sub.unsubscribed_at = None
     if status == SubscriberStatus.ACTIVE and sub.confirmed_at is None:
         sub.confirmed_at = now
@@ -75,12 +98,16 @@ def page_subscribers(
     return total, list(rows)
 
 
-def unsubscribe(session: Session, email: str, now: datetime) -> Subscriber:
+def unsubscribe(
+    session: Session, email: str, now: datetime, *, reason: str | None = None
+) -> Subscriber:
+    """Unsubscribe an address; ``reason`` when the reader did not ask (operator, complaint)."""
     sub = find_subscriber(session, email)
     if sub is None:
         raise NotFoundError(f"no subscriber {email!r}")
     if sub.status != SubscriberStatus.UNSUBSCRIBED:
         sub.status = SubscriberStatus.UNSUBSCRIBED
+        sub.status_reason = reason
         sub.unsubscribed_at = now
     return sub
 
