@@ -190,7 +190,10 @@ def _record_wish(
     if sub.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED):
         # Preferences are not changed by an unauthenticated form: the owner has a link.
         return sub.id, False
-    # pending, unsubscribed or bounced: (re)start the opt-in with the new wishes.
+    # pending, unsubscribed, bounced, suspended or complained: (re)start the opt-in with
+    # the new wishes. The address gets nothing but the confirmation until its owner
+    # follows the link: for a bounced or complained address that is the one way back,
+    # the reader's own new consent (the status reason stays until then).
     sub.status = SubscriberStatus.PENDING
     if timezone:
         sub.timezone = timezone
@@ -207,6 +210,7 @@ def confirm(session: Session, subscriber_id: int, now: datetime) -> tuple[Subscr
     if sub.status == SubscriberStatus.ACTIVE:
         return sub, False
     sub.status = SubscriberStatus.ACTIVE
+    sub.status_reason = None  # the reader chose this; an old bounce or complaint is over
     sub.confirmed_at = sub.confirmed_at or now
     sub.unsubscribed_at = None
     return sub, True

@@ -46,7 +46,13 @@ from brief.store.feeds import (
     record_fetch,
     remove_feed,
 )
-from brief.store.stats import deliveries_by_status, failing_feeds, subscribers_by_status
+from brief.store.stats import (
+    deliveries_by_status,
+    failing_feeds,
+    mail_events_by_kind,
+    subscribers_by_reason,
+    subscribers_by_status,
+)
 from brief.store.subscribers import (
     add_subscriber,
     find_subscriber,
@@ -92,6 +98,7 @@ __all__ = [
     "list_editions",
     "list_feeds",
     "list_subscribers",
+    "mail_events_by_kind",
     "mail_events_for",
     "page_subscribers",
     "pending_delivery_ids",
@@ -101,6 +108,7 @@ __all__ = [
     "save_edition",
     "set_full_text",
     "subscriber_to_confirm",
+    "subscribers_by_reason",
     "subscribers_by_status",
     "unsubscribe",
     "update_article",

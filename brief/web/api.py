@@ -274,6 +274,9 @@ class SubscriberOut(BaseModel):
     id: int
     email: str
     status: str
+    status_reason: str | None = Field(
+        None, description="hard-bounce, soft-bounces, complaint, send-refused or operator"
+    )
     timezone: str
     delivery_hour: int | None
     sections: list[str] | None
@@ -302,6 +305,7 @@ def list_subscribers(
                 id=s.id,
                 email=s.email,
                 status=s.status,
+                status_reason=s.status_reason,
                 timezone=s.timezone,
                 delivery_hour=s.delivery_hour,
                 sections=s.sections,
@@ -314,6 +318,9 @@ def list_subscribers(
 class ImportOut(BaseModel):
     added: int
     updated: int
+    held_back: list[dict[str, Any]] = Field(
+        description="bounced, suspended or complained addresses left as they are (force=true)"
+    )
     rejected: list[dict[str, Any]]
 
 
@@ -324,29 +331,45 @@ class ImportOut(BaseModel):
         "requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}
     },
 )
-async def import_subscribers(request: Request, svc: Svc) -> ImportOut:
-    """CSV body, one `email[,timezone[,sections]]` a line; the operator vouches: active."""
+async def import_subscribers(request: Request, svc: Svc, force: bool = False) -> ImportOut:
+    """CSV body, one `email[,timezone[,sections]]` a line; the operator vouches: active.
+
+    Addresses that bounced, were suspended or complained are held back, unchanged,
+    unless `force=true`.
+    """
     try:
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("the CSV must be UTF-8") from None
     rows, rejected = parse_subscriber_csv(text)
-    added = 0
+    added, held = 0, []
     with session_scope(svc.engine) as session:
         for row in rows:
-            _, created = store.add_subscriber(
-                session, row.email, now=svc.now(), timezone=row.timezone, sections=row.sections
+            sub, created = store.add_subscriber(
+                session,
+                row.email,
+                now=svc.now(),
+                timezone=row.timezone,
+                sections=row.sections,
+                force=force,
             )
             added += created
+            if store.held_back(sub):
+                held.append({"email": sub.email, "status": sub.status, "reason": sub.status_reason})
     return ImportOut(
         added=added,
-        updated=len(rows) - added,
+        updated=len(rows) - added - len(held),
+        held_back=held,
         rejected=[{"line": r.line, "value": r.value, "reason": r.reason} for r in rejected],
     )
 
 
 class Stats(BaseModel):
     subscribers: dict[str, int]
+    subscriber_reasons: dict[str, dict[str, int]] = Field(
+        description="{status: {reason: count}}, e.g. bounced: {hard-bounce: 3}"
+    )
+    mail_events: dict[str, int] = Field(description="bounces, complaints, refusals by kind")
     deliveries: dict[str, int]
     last_edition: EditionOut | None
     failing_feeds: list[FeedOut]
@@ -358,6 +381,8 @@ def stats(svc: Svc) -> Stats:
         latest = store.latest_edition(session)
         return Stats(
             subscribers=store.subscribers_by_status(session),
+            subscriber_reasons=store.subscribers_by_reason(session),
+            mail_events=store.mail_events_by_kind(session),
             deliveries=store.deliveries_by_status(session),
             last_edition=_edition_out(session, latest) if latest else None,
             failing_feeds=[_feed_out(f) for f in store.failing_feeds(session)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -297,3 +298,119 @@ def test_held_back_statuses() -> None:
     assert not store.held_back(sub("unsubscribed", "operator"))
     assert not store.held_back(sub("active"))
     assert not store.held_back(sub("pending", "hard-bounce"))
+
+
+# -- the operator's view and controls (the `brief` command, a real process) ---------
+
+
+def test_cli_holds_back_bounced_and_complained_addresses(tmp_path: Path) -> None:
+    from brief.db import make_engine
+    from tests.integration.test_cli import brief
+
+    for address in ("ana@example.org", "ben@example.org", "cat@example.org"):
+        assert brief(tmp_path, "subscribers", "add", address).returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'brief.sqlite'}")
+    with session_scope(engine) as session:
+        ana = store.find_subscriber(session, "ana@example.org")
+        assert ana is not None
+        ana.status, ana.status_reason = "bounced", "hard-bounce"
+        store.add_mail_event(
+            session,
+            subscriber_id=ana.id,
+            delivery_id=None,
+            email=ana.email,
+            kind=MailEventKind.HARD,
+            code="5.1.1",
+            detail="550 5.1.1 no such user",
+            now=NOW,
+        )
+        store.unsubscribe(session, "ben@example.org", NOW, reason="complaint")
+    engine.dispose()
+
+    again = brief(tmp_path, "subscribers", "add", "ana@example.org")
+    assert again.returncode == 1
+    assert "ana@example.org is bounced (hard-bounce): not re-activated" in again.stderr
+    csv = tmp_path / "subs.csv"
+    csv.write_text("ana@example.org\nben@example.org\ndan@example.org\n")
+    imported = brief(tmp_path, "subscribers", "import", str(csv))
+    assert imported.returncode == 0, imported.stderr
+    assert "1 added, 0 updated, 2 held back, 0 rejected" in imported.stdout
+    assert "held back: ben@example.org is unsubscribed (complaint)" in imported.stderr
+
+    listed = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    reasons = {s["email"]: (s["status"], s["status_reason"]) for s in listed["subscribers"]}
+    assert reasons["ana@example.org"] == ("bounced", "hard-bounce")
+    assert reasons["ben@example.org"] == ("unsubscribed", "complaint")
+    assert listed["summary"] == {
+        "by_status": {"active": 2, "bounced": 1, "unsubscribed": 1},
+        "by_reason": {"bounced": {"hard-bounce": 1}, "unsubscribed": {"complaint": 1}},
+        "mail_events": {"hard": 1},
+    }
+    text = brief(tmp_path, "subscribers", "list").stdout.splitlines()
+    assert text[-3:] == [
+        "4 subscriber(s)",
+        "all: active 2, bounced 1 (hard-bounce 1), unsubscribed 1 (complaint 1)",
+        "mail events: hard 1",
+    ]
+
+    forced = brief(tmp_path, "subscribers", "import", "--force", str(csv))
+    assert "0 added, 3 updated, 0 held back" in forced.stdout
+    assert brief(tmp_path, "subscribers", "remove", "cat@example.org").returncode == 0
+    listed = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    assert listed["summary"]["by_reason"] == {
+        "active": {"operator": 2},
+        "unsubscribed": {"operator": 1},
+    }
+
+
+def test_api_import_holds_back_and_stats_count_by_reason(sent: Engine, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from brief.config import Settings
+    from brief.ratelimit import MemoryRateLimiter
+    from brief.web.app import create_app
+    from tests.factories import RecordingQueue, RecordingSender
+    from tests.integration.test_web import ADMIN, auth
+
+    apply_sample(sent, "gmail-no-such-user.eml", VERP.address(42))
+    apply_sample(sent, "postfix-delayed-mailbox-full.eml", VERP.address(45))
+    apply_sample(sent, "aol-complaint-redacted.eml", PLAIN)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=sent.url.render_as_string(hide_password=False),
+        admin_token=ADMIN,
+    )
+    app = create_app(
+        settings, queue=RecordingQueue(), limiter=MemoryRateLimiter(), sender=RecordingSender()
+    )
+    csv = f"{RECIPIENTS[42]}\n{RECIPIENTS[50]}\n{RECIPIENTS[45]}\nnew@example.org\n"
+    headers = {**auth(), "content-type": "text/csv"}
+    with TestClient(app, base_url="https://brief.test") as client:
+        imported = client.post("/api/subscribers/import", headers=headers, content=csv)
+        assert imported.status_code == 200, imported.text
+        assert imported.json() == {
+            "added": 1,
+            "updated": 1,
+            "held_back": [
+                {"email": RECIPIENTS[42], "status": "bounced", "reason": "hard-bounce"},
+                {"email": RECIPIENTS[50], "status": "unsubscribed", "reason": "complaint"},
+            ],
+            "rejected": [],
+        }
+        stats = client.get("/api/stats", headers=auth()).json()
+        assert stats["subscribers"] == {"active": 10, "bounced": 1, "unsubscribed": 1}
+        assert stats["subscriber_reasons"] == {
+            "bounced": {"hard-bounce": 1},
+            "unsubscribed": {"complaint": 1},
+        }
+        assert stats["mail_events"] == {"complaint": 1, "hard": 1, "soft": 1}
+        listing = client.get("/api/subscribers?status=bounced", headers=auth()).json()
+        assert [(s["email"], s["status_reason"]) for s in listing["items"]] == [
+            (RECIPIENTS[42], "hard-bounce")
+        ]
+        forced = client.post("/api/subscribers/import?force=true", headers=headers, content=csv)
+        assert forced.json()["held_back"] == [] and forced.json()["updated"] == 4
+    with session_scope(sent) as session:
+        sub = store.find_subscriber(session, RECIPIENTS[42])
+        assert sub is not None and (sub.status, sub.status_reason) == ("active", "operator")

@@ -62,7 +62,7 @@ def test_a_bad_address_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
     assert "invalid email address" in result.stderr and "Traceback" not in result.stderr
     listed = brief(tmp_path, "subscribers", "list", "--json")
-    assert json.loads(listed.stdout) == []
+    assert json.loads(listed.stdout)["subscribers"] == []
 
 
 def test_feeds_and_subscribers_round_trip(tmp_path: Path) -> None:
@@ -85,12 +85,12 @@ def test_feeds_and_subscribers_round_trip(tmp_path: Path) -> None:
     assert imported.returncode == 0 and "1 added" in imported.stdout
     assert "line 3" in imported.stderr
     assert brief(tmp_path, "subscribers", "add", "ANA@example.org").returncode == 0
-    subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)["subscribers"]
     assert [(s["email"], s["status"], s["timezone"]) for s in subs] == [
         ("ana@example.org", "active", "Europe/Paris")
     ]
     assert brief(tmp_path, "subscribers", "remove", "ana@example.org").returncode == 0
-    subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    subs = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)["subscribers"]
     assert subs[0]["status"] == "unsubscribed"
 
 

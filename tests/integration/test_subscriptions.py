@@ -12,7 +12,7 @@ from brief.db import session_scope
 from brief.errors import InputError, NotFoundError
 from brief.inbound import Request, act
 from brief.ratelimit import MemoryRateLimiter
-from brief.subscriptions import start_subscription, unsubscribe
+from brief.subscriptions import confirm, start_subscription, unsubscribe
 from tests.factories import NOW, RecordingQueue
 
 
@@ -107,3 +107,25 @@ def test_leaving_by_link_or_by_mail_is_the_same_and_idempotent(engine: Engine) -
     assert act(unknown, engine=engine, queue=RecordingQueue(), limiter=MemoryRateLimiter()) == (
         "unknown"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("bounced", "hard-bounce"), ("suspended", "soft-bounces"), ("unsubscribed", "complaint")],
+)
+def test_a_held_back_address_comes_back_only_by_its_owners_confirmation(
+    engine: Engine, status: str, reason: str
+) -> None:
+    with session_scope(engine) as session:
+        sub, _ = store.add_subscriber(session, "fay@example.org", now=NOW)
+        sub.status, sub.status_reason = status, reason
+        sid = sub.id
+    queue = RecordingQueue()
+    assert start(engine, "fay@example.org", queue, MemoryRateLimiter())
+    assert queue.sent == [("brief.send_confirmation", (sid,))]
+    with session_scope(engine) as session:
+        waiting = store.get_subscriber(session, sid)
+        assert (waiting.status, waiting.status_reason) == ("pending", reason)  # not mailed
+    with session_scope(engine) as session:
+        back, newly = confirm(session, sid, NOW)
+        assert newly and (back.status, back.status_reason) == ("active", None)
