@@ -1,9 +1,15 @@
-"""Subscribing and leaving by email: a built-in SMTP listener (`brief inbound`).
+"""Mail to the brief: a built-in SMTP listener (`brief inbound`).
 
-Mail to the brief's own address with "subscribe" (subject or first line)
-starts the same double opt-in as the web form; "unsubscribe" ends the
-subscription, so the `mailto:` of List-Unsubscribe works. Nothing is sent to
-an unconfirmed address except the one confirmation message.
+Two kinds of mailbox:
+- the brief's own address: "subscribe" (subject or first line) starts the same double
+  opt-in as the web form; "unsubscribe" ends the subscription, so the `mailto:` of
+  List-Unsubscribe works. Nothing is sent to an unconfirmed address except the one
+  confirmation message.
+- the bounce mailboxes, ``bounces+<delivery>.<sig>@`` (the VERP envelope sender of
+  every edition) and ``bounces@`` the bounce domain (for feedback loops): delivery
+  status notifications and complaint reports, applied by `brief.bounces`.
+
+Auto-replies (vacation messages and the like) are never answered nor counted.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from typing import Any, Literal
 from sqlalchemy import Engine
 
 from brief import store
+from brief.bounces import apply_report
 from brief.db import session_scope
 from brief.errors import InputError, NotFoundError
+from brief.mail.bounces import parse_report
+from brief.mail.verp import Verp
 from brief.ratelimit import RateLimiter
 from brief.subscriptions import normalize_email, start_subscription
 from brief.taskqueue import TaskQueue
@@ -103,32 +112,76 @@ def act(
 
 
 class InboundHandler:
-    """aiosmtpd handler: accepts mail for our address only, acts on it, never bounces."""
+    """aiosmtpd handler: accepts mail for our address and the bounce mailboxes only,
+    acts on it, never bounces (a reply to a bounce could loop)."""
 
     def __init__(
-        self, own_address: str, engine: Engine, queue: TaskQueue, limiter: RateLimiter
+        self,
+        own_address: str,
+        engine: Engine,
+        queue: TaskQueue,
+        limiter: RateLimiter,
+        verp: Verp,
     ) -> None:
         self.own = own_address.lower()
-        self.engine, self.queue, self.limiter = engine, queue, limiter
+        self.engine, self.queue, self.limiter, self.verp = engine, queue, limiter, verp
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
-        if address.lower() != self.own:
+        if address.lower() != self.own and not self.verp.is_bounce_mailbox(address):
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content or b""
+        to_bounces = [a for a in envelope.rcpt_tos if self.verp.is_bounce_mailbox(a)]
+        if to_bounces and not self._report(raw, to_bounces):
+            return "451 4.3.0 Try again later"
+        if any(a.lower() == self.own for a in envelope.rcpt_tos) and not self._command(
+            raw, str(envelope.mail_from or "")
+        ):
+            return "451 4.3.0 Try again later"
+        return "250 OK"
+
+    def _report(self, raw: bytes, envelope_to: list[str]) -> bool:
+        """Apply a bounce or complaint; False when the database failed (the sender
+        retries). A message we cannot read is logged and dropped: retrying would not help."""
+        where = ", ".join(envelope_to)
+        try:
+            report = parse_report(raw, verp=self.verp, envelope_to=envelope_to)
+        except Exception:
+            log.exception("inbound mail to %s: unreadable, dropped", where)
+            return True
+        if report is None:
+            log.info("inbound mail to %s: not a bounce or complaint, ignored", where)
+            return True
+        try:
+            with session_scope(self.engine) as session:
+                applied = apply_report(session, report, datetime.now(UTC))
+        except Exception:
+            log.exception("inbound %s to %s failed", report.kind, where)
+            return False
+        log.info(
+            "inbound %s %s for delivery %s: %s",
+            report.kind,
+            report.status or "",
+            applied.delivery_id,
+            applied.outcome,
+        )
+        return True
+
+    def _command(self, raw: bytes, envelope_from: str) -> bool:
         parsed = email.message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
-        request = parse_request(parsed, str(envelope.mail_from or ""))
-        if request is not None:
-            try:
-                result = act(request, engine=self.engine, queue=self.queue, limiter=self.limiter)
-                log.info("inbound %s from %s: %s", request.command, request.address, result)
-            except Exception:  # keep listening; the sender is not told about our trouble
-                log.exception("inbound %s from %s failed", request.command, request.address)
-                return "451 4.3.0 Try again later"
-        return "250 OK"
+        request = parse_request(parsed, envelope_from)
+        if request is None:
+            return True
+        try:
+            result = act(request, engine=self.engine, queue=self.queue, limiter=self.limiter)
+        except Exception:  # keep listening; the sender is not told about our trouble
+            log.exception("inbound %s from %s failed", request.command, request.address)
+            return False
+        log.info("inbound %s from %s: %s", request.command, request.address, result)
+        return True

@@ -34,16 +34,22 @@ def inbound(
     host: Annotated[str | None, typer.Option(help="Default BRIEF_INBOUND_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default BRIEF_INBOUND_PORT.")] = None,
 ) -> None:
-    """Receive "subscribe"/"unsubscribe" emails on a built-in SMTP listener."""
+    """Receive "subscribe"/"unsubscribe" emails, bounces and complaints (SMTP listener)."""
     from aiosmtpd.controller import Controller
 
     from brief.inbound import MAX_MESSAGE_BYTES, InboundHandler
     from brief.ratelimit import make_rate_limiter
+    from brief.runtime import verp
     from brief.taskqueue import CeleryQueue
 
     s = state.settings
+    bounces = verp(s)
     handler = InboundHandler(
-        s.mail_from_address, state.engine, CeleryQueue(s), make_rate_limiter(s.rate_limit_redis_url)
+        s.mail_from_address,
+        state.engine,
+        CeleryQueue(s),
+        make_rate_limiter(s.rate_limit_redis_url),
+        bounces,
     )
     controller = Controller(
         handler,
@@ -53,8 +59,9 @@ def inbound(
     )
     controller.start()
     typer.echo(
-        f"listening for mail to {s.mail_from_address} on "
-        f"{controller.hostname}:{controller.port} (Ctrl-C to stop)"
+        f"listening for mail to {s.mail_from_address} and bounces to "
+        f"bounces[+...]@{bounces.domain} on {controller.hostname}:{controller.port} "
+        "(Ctrl-C to stop)"
     )
     try:
         while True:

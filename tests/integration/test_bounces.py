@@ -61,13 +61,17 @@ def add_delivery(session: Session, delivery_id: int, edition_id: int, email: str
     return delivery
 
 
-@pytest.fixture
-def sent(engine: Engine) -> Engine:
+def send_samples_edition(engine: Engine) -> None:
     """Edition 2026-11-25 sent to the sample recipients, with the samples' delivery ids."""
     with session_scope(engine) as session:
         edition_id = add_edition(session, date(2026, 11, 25))
         for delivery_id, email in RECIPIENTS.items():
             add_delivery(session, delivery_id, edition_id, email)
+
+
+@pytest.fixture
+def sent(engine: Engine) -> Engine:
+    send_samples_edition(engine)
     return engine
 
 
