@@ -247,7 +247,8 @@ class SMTPSession:
             # The end of DATA goes in a write of its own after before_end: without
             # this, Nagle's algorithm holds it until the body is acknowledged, which a
             # delayed ACK puts off by up to 40 ms (25 messages per second).
-            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if smtp.sock is not None:
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._hello(smtp)
         except BaseException:
             smtp.close()
