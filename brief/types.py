@@ -73,6 +73,7 @@ class SendStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # for good (a permanent refusal)
     RETRY = "retry"  # a transient failure: pending again
+    UNSURE = "unsure"  # no reply after the end of DATA: it may have arrived; not resent
     SKIPPED = "skipped"  # already claimed or done elsewhere
 
 

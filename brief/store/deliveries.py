@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from brief.models import Delivery, Edition, Subscriber
@@ -112,16 +112,16 @@ def create_deliveries(
     return add_pending_deliveries(session, edition_id, session.execute(query).all(), now)
 
 
-def pending_delivery_ids(
-    session: Session, edition_id: int, *, subscriber_id: int | None = None
-) -> list[int]:
+def count_pending(session: Session, edition_id: int, *, subscriber_id: int | None = None) -> int:
     """The edition's deliveries still to send (to everyone, or to this subscriber)."""
-    query = select(Delivery.id).where(
-        Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING
+    query = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING)
     )
     if subscriber_id is not None:
         query = query.where(Delivery.subscriber_id == subscriber_id)
-    return list(session.scalars(query.order_by(Delivery.id)))
+    return int(session.scalar(query) or 0)
 
 
 def _due(now: datetime) -> Any:
@@ -215,6 +215,15 @@ def mark_progress(
     """
     if sent is None and sending is None:
         return True
+    if session.get_bind().dialect.name == "postgresql":
+        # Commit without waiting for the WAL flush: otherwise every message waits for a
+        # disk flush. Nothing is lost when PostgreSQL stops or restarts cleanly (it
+        # flushes first) or when a worker dies; only a crash of the database server
+        # itself (power loss, kill -9 of postgres) can lose the last ~0.6 s of these
+        # commits. Rows then read as the step before: a lost `sent` leaves `sending`
+        # (swept to unsure), a lost `sending` leaves `claimed`, which the sweep gives
+        # back to pending, so a message that went out in that instant goes out again.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
     prev = sent.id if sent else None
     mine = or_(
         and_(
@@ -412,43 +421,6 @@ def _resolve_unsure(session: Session, ids: Iterable[int], **values: Any) -> list
         .execution_options(synchronize_session=False)
     ).scalars()
     return sorted(changed)
-
-
-def find_delivery(session: Session, delivery_id: int) -> Delivery | None:
-    return session.get(Delivery, delivery_id)
-
-
-def claim_delivery(session: Session, delivery_id: int, now: datetime) -> bool:
-    """Move one delivery from pending to sending; False if someone else has it or it is done.
-
-    The conditional UPDATE is the lock: of two workers racing, one gets rowcount 1.
-    """
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1, claimed_at=now)
-    )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
-
-
-def finish_delivery(session: Session, delivery_id: int, now: datetime, message_id: str) -> None:
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.SENT, sent_at=now, message_id=message_id, last_error=None)
-    )
-
-
-def fail_delivery(session: Session, delivery_id: int, error: str, *, retry: bool) -> None:
-    """Record an error: back to pending when worth retrying, failed otherwise."""
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
-        .values(
-            status=DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED,
-            last_error=error[:2000],
-        )
-    )
 
 
 def _rowcount(result: Any) -> int:
