@@ -343,6 +343,7 @@ class _Connection:
             return
         except Exception:
             log.exception("delivery %s: cannot make its message; back to pending", row.id)
+            self.unsent.append(row.id)
             raise
         committed = False
 
@@ -518,81 +519,127 @@ def send_batches(
 ) -> BatchReport:
     """Claim and send batches until nothing is due (see the module's docstring).
 
-    Runs in the calling thread as a supervisor: claims, prepares the variants and
-    hands rows to `config.connections` sending threads. Whatever stops it (an error
-    in a thread, which it re-raises; a time limit or Ctrl-C raised here), the threads
-    finish the message on the wire and record it, and the rows not started go back
-    to pending. ``on_outcome`` hears each message's outcome (from any thread, one at
-    a time).
+    A supervisor thread claims, prepares the variants and hands rows to
+    `config.connections` sending threads; the calling thread only waits. So an
+    exception raised in the caller's thread at any moment (Celery's soft time limit,
+    Ctrl-C) never lands in the middle of a database or SMTP exchange: it asks the
+    threads to stop, they finish the message on the wire and record it, the rows not
+    started go back to pending, and then it is re-raised. An error in a thread stops
+    the batch too and is re-raised here. ``on_outcome`` hears each message's outcome
+    (from any thread, one at a time).
     """
-    report = BatchReport()
-    lock = threading.Lock()
-
-    def heard(outcome: DeliveryOutcome) -> None:
-        with lock:
-            report.counts[outcome.status] = report.counts.get(outcome.status, 0) + 1
-            if on_outcome is not None:
-                on_outcome(outcome)
-
-    work: queue.Queue[_Work] = queue.Queue()
-    stop = threading.Event()
-    connections: list[_Connection] = []
-    threads: list[threading.Thread] = []
-    started = time.monotonic()
-    lease_end = started
-    in_hand: list[int] = []  # claimed, not yet handed to a thread
+    run = _Run(engine, mailer, config, now, on_outcome)
+    threading.Thread(target=run.supervise, name="brief-send", daemon=True).start()
+    # Wait on an Event, not Thread.join: a join interrupted by a signal handler's
+    # exception may take the thread for finished when it is not (CPython 3.11).
     try:
-        while not stop.is_set():
-            if config.budget is not None and time.monotonic() - started > config.budget:
-                report.stopped = "time budget spent"
-                break
-            claimed = _claim(engine, config, now())
-            if not claimed:
-                break
-            in_hand = [row.id for row in claimed]
-            report.claimed += len(claimed)
-            lease_end = time.monotonic() + config.lease.total_seconds()
-            items = _prepare(engine, claimed, mailer.ctx, now(), lease_end - LEASE_MARGIN)
-            if not threads:  # started with the first batch: nothing due, no connection
-                connections, threads = _start(engine, mailer, config, work, stop, now, heard)
-            for item in items:
-                work.put(item)
-            in_hand = []
-            _wait_until_done(work, stop)
+        while not run.done.wait(0.2):
+            pass
     except BaseException as exc:
-        report.stopped = f"stopped by {type(exc).__name__}"
+        run.report.stopped = f"stopped by {type(exc).__name__}"
+        run.stop.set()
+        while not run.done.wait(0.2):
+            pass
         raise
-    finally:
-        stop.set()
+    if run.error is not None:
+        run.report.stopped = f"stopped by {type(run.error).__name__}: {run.error}"
+        raise run.error
+    return run.report
+
+
+class _Run:
+    """One send_batches call: the supervisor's state and loop."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        mailer: Mailer,
+        config: BatchConfig,
+        now: Callable[[], datetime],
+        on_outcome: Callable[[DeliveryOutcome], None] | None,
+    ) -> None:
+        self.engine = engine
+        self.mailer = mailer
+        self.config = config
+        self.now = now
+        self.on_outcome = on_outcome
+        self.report = BatchReport()
+        self.stop = threading.Event()
+        self.done = threading.Event()  # supervise has returned: every thread is done
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def heard(self, outcome: DeliveryOutcome) -> None:
+        with self._lock:
+            counts = self.report.counts
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+
+    def supervise(self) -> None:
+        try:
+            self._supervise()
+        except BaseException as exc:  # _supervise keeps its own errors; this is a last resort
+            self.error = self.error or exc
+        finally:
+            self.done.set()
+
+    def _supervise(self) -> None:
+        engine, config = self.engine, self.config
+        work: queue.Queue[_Work] = queue.Queue()
+        connections: list[_Connection] = []
+        threads: list[threading.Thread] = []
+        started = time.monotonic()
+        lease_end = started
+        in_hand: list[int] = []  # claimed, not yet handed to a thread
+        try:
+            while not self.stop.is_set():
+                spent = time.monotonic() - started
+                if config.budget is not None and self.report.claimed and spent >= config.budget:
+                    self.report.stopped = "time budget spent"
+                    break
+                claimed = _claim(engine, config, self.now())
+                if not claimed:
+                    break
+                in_hand = [row.id for row in claimed]
+                self.report.claimed += len(claimed)
+                lease_end = time.monotonic() + config.lease.total_seconds()
+                items = _prepare(
+                    engine, claimed, self.mailer.ctx, self.now(), lease_end - LEASE_MARGIN
+                )
+                if not threads:  # started with the first batch: nothing due, no connection
+                    connections, threads = self._start(work)
+                for item in items:
+                    work.put(item)
+                in_hand = []
+                _wait_until_done(work, self.stop)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            try:
+                left = in_hand + _leftovers(work, connections)
+                _release(engine, left, lease_end - LEASE_MARGIN)
+            except Exception as exc:  # the sweep gives them back when their lease ends
+                log.exception("cannot give the rows not sent back")
+                self.error = self.error or exc
+        if self.error is None:
+            self.error = next((c.error for c in connections if c.error is not None), None)
+
+    def _start(self, work: queue.Queue[_Work]) -> tuple[list[_Connection], list[threading.Thread]]:
+        connections = [
+            _Connection(self.engine, self.mailer, work, self.stop, self.now, self.heard)
+            for _ in range(self.config.connections)
+        ]
+        threads = [
+            threading.Thread(target=c.run, name=f"brief-send-{n}", daemon=True)
+            for n, c in enumerate(connections)
+        ]
         for thread in threads:
-            thread.join()
-        _release(engine, in_hand + _leftovers(work, connections), lease_end - LEASE_MARGIN)
-    failed = next((c.error for c in connections if c.error is not None), None)
-    if failed is not None:
-        report.stopped = f"stopped by {type(failed).__name__}: {failed}"
-        raise failed
-    return report
-
-
-def _start(
-    engine: Engine,
-    mailer: Mailer,
-    config: BatchConfig,
-    work: queue.Queue[_Work],
-    stop: threading.Event,
-    now: Callable[[], datetime],
-    heard: Callable[[DeliveryOutcome], None],
-) -> tuple[list[_Connection], list[threading.Thread]]:
-    connections = [
-        _Connection(engine, mailer, work, stop, now, heard) for _ in range(config.connections)
-    ]
-    threads = [
-        threading.Thread(target=c.run, name=f"brief-send-{n}", daemon=True)
-        for n, c in enumerate(connections)
-    ]
-    for thread in threads:
-        thread.start()
-    return connections, threads
+            thread.start()
+        return connections, threads
 
 
 def _claim(engine: Engine, config: BatchConfig, now: datetime) -> list[ClaimedDelivery]:
