@@ -350,7 +350,7 @@ class _Connection:
         def before_end() -> None:
             nonlocal committed
             limit = min(item.deadline, time.monotonic() + BEFORE_END_RETRY)
-            if not self._flush(db, limit, sending=row):
+            if not self._flush(db, limit, sending=row, message_id=message_id):
                 raise _LostClaim(row.id)
             committed = True
 
@@ -463,7 +463,12 @@ class _Connection:
 
     # Recording, with retries while the database is away.
     def _flush(
-        self, db: Session, deadline: float, *, sending: ClaimedDelivery | None = None
+        self,
+        db: Session,
+        deadline: float,
+        *,
+        sending: ClaimedDelivery | None = None,
+        message_id: str | None = None,
     ) -> bool:
         """Commit what is pending (and `sending`, if given) in one transaction.
 
@@ -480,7 +485,9 @@ class _Connection:
                 store.record_outcomes(db, self.results)
                 for delivery_id, at in self.deferred:
                     store.release(db, [delivery_id], not_before=at, error="domain slowed down")
-                ours = store.mark_progress(db, sent=self.sent, sending=sending)
+                ours = store.mark_progress(
+                    db, sent=self.sent, sending=sending, message_id=message_id
+                )
                 db.commit()
             except DB_ERRORS as exc:
                 _rollback(db)

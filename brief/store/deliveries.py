@@ -202,13 +202,19 @@ def claim_batch(
 
 
 def mark_progress(
-    session: Session, *, sent: SentDelivery | None, sending: ClaimedDelivery | None
+    session: Session,
+    *,
+    sent: SentDelivery | None,
+    sending: ClaimedDelivery | None,
+    message_id: str | None = None,
 ) -> bool:
     """One UPDATE per message: the previous message sent, this one sending.
 
     Committed just before the end of DATA goes out, so a crash leaves at most this one
     row in `sending` (the sweep makes it unsure), and the window in which a delivered
-    message is not yet recorded is the previous 250 -> this commit.
+    message is not yet recorded is the previous 250 -> this commit. ``message_id`` is
+    the Message-ID of ``sending``: should it end unsure, the operator looks for it in
+    the mail server's log.
 
     Returns False when ``sending`` is no longer this batch's claim (its lease expired and
     the sweep gave it away): the caller must not send it.
@@ -249,10 +255,13 @@ def mark_progress(
     if sent:
         values |= {
             "sent_at": for_prev(sent.at, Delivery.sent_at),
-            "message_id": for_prev(sent.message_id, Delivery.message_id),
             "smtp_code": for_prev(sent.smtp_code, Delivery.smtp_code),
             "last_error": for_prev(None, Delivery.last_error),
         }
+    if sent and sending:
+        values["message_id"] = case((is_prev, sent.message_id), else_=message_id)
+    elif sent or message_id:
+        values["message_id"] = sent.message_id if sent else message_id
     updated = session.execute(
         update(Delivery)
         .where(mine)

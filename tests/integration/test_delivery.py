@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -18,7 +19,7 @@ from brief.models import Delivery
 from brief.pipeline import send_edition
 from brief.sending import DueNow, EveryActive, OneSubscriber, PendingSend, send_pending
 from tests.factories import CTX, NOW, add_feed_with_articles, plan
-from tests.mailfakes import BUSY, FULL, REFUSED, RecordingMail
+from tests.mailfakes import BUSY, FULL, NO_REPLY, REFUSED, RecordingMail
 from tests.smtpserver import SMTPServer
 
 LEASE = timedelta(minutes=10)
@@ -295,3 +296,33 @@ def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
     assert mail.received == [] and report.deliveries == []
     with session_scope(engine) as session:
         assert store.latest_edition(session) is None  # the date stays free for a later run
+
+
+def test_the_operator_sees_and_resolves_unsure_deliveries(tmp_path: Path) -> None:
+    from brief.config import Settings
+    from brief.db import make_engine, migrate
+    from tests.integration.test_cli import brief
+
+    engine = make_engine(Settings(data_dir=tmp_path / "data").db_url)
+    migrate(engine)
+    edition_id = _setup(engine)
+    mail = RecordingMail(replies={"one@x.test": NO_REPLY, "two@x.test": NO_REPLY})
+    send_edition(engine, edition_id, mail.mailer(), lambda: NOW)
+    with session_scope(engine) as session:
+        ids = {u.recipient: u.id for u in store.unsure_deliveries(session, edition_id)}
+    engine.dispose()
+
+    shown = brief(tmp_path, "editions", "show", str(edition_id))
+    assert shown.returncode == 0, shown.stderr
+    assert "2 unsure delivery(ies)" in shown.stdout and "brief editions resend" in shown.stdout
+    assert f"{ids['one@x.test']:>6}  one@x.test  <brief.digest." in shown.stdout
+    resent = brief(tmp_path, "editions", "resend", str(ids["one@x.test"]))
+    assert resent.returncode == 0 and "pending again" in resent.stdout
+    marked = brief(tmp_path, "editions", "mark-sent", str(ids["two@x.test"]), "999")
+    assert marked.returncode == 1 and "recorded as sent" in marked.stdout
+    assert "999: not unsure deliveries" in marked.stdout
+    # The resent one goes with the next send; the other is done.
+    sent = brief(tmp_path, "digest", "send", str(edition_id))
+    assert sent.returncode == 0 and "1 sent, 0 failed" in sent.stdout, sent.stderr
+    again = brief(tmp_path, "editions", "show", str(edition_id))
+    assert "unsure" not in again.stdout

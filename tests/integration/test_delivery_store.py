@@ -88,11 +88,13 @@ def test_mark_progress_records_the_previous_message_and_the_current_one(engine: 
     with session_scope(engine) as session:
         a, b, _c = store.claim_batch(session, limit=9, lease=LEASE, now=NOW)
     with session_scope(engine) as session:
-        assert store.mark_progress(session, sent=None, sending=a)
+        assert store.mark_progress(session, sent=None, sending=a, message_id="<m.a@x>")
     assert _status(engine) == ["sending", "claimed", "claimed"]
+    assert _rows(engine)[0].message_id == "<m.a@x>"  # what to look for, should it end unsure
     with session_scope(engine) as session:
         sent = SentDelivery(a.id, "<m.a@x>", NOW, 250)
-        assert store.mark_progress(session, sent=sent, sending=b)
+        assert store.mark_progress(session, sent=sent, sending=b, message_id="<m.b@x>")
+    assert [r.message_id for r in _rows(engine)] == ["<m.a@x>", "<m.b@x>", None]
     with session_scope(engine) as session:
         assert store.mark_progress(
             session, sent=SentDelivery(b.id, "<m.b@x>", NOW, 250), sending=None
