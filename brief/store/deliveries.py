@@ -18,14 +18,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    null,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from brief.models import Delivery, Edition, Subscriber
+from brief.models import Delivery, Edition, Subscriber, UTCDateTime
 from brief.store._sql import insert_ignoring_conflicts
 from brief.types import DeliveryStatus, SubscriberStatus
 
-_TABLE = cast(Table, Delivery.__table__)  # Core: executemany UPDATEs by id
+_TABLE = cast(Table, Delivery.__table__)  # Core: statements built once, executemany by id
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 ERROR_LENGTH = 2000  # last_error is kept short: the reply line, not a transcript
 
 
@@ -229,47 +243,51 @@ def mark_progress(
         # commits. Rows then read as the step before: a lost `sent` leaves `sending`
         # (swept to unsure), a lost `sending` leaves `claimed`, which the sweep gives
         # back to pending, so a message that went out in that instant goes out again.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
-    prev = sent.id if sent else None
-    mine = or_(
-        and_(
-            Delivery.id == prev,
-            Delivery.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNSURE)),
-        ),
-        and_(
-            Delivery.id == (sending.id if sending else None),
-            Delivery.status == DeliveryStatus.CLAIMED,
-            Delivery.lease_until == (sending.lease_until if sending else None),
-        ),
-    )
-    is_prev = Delivery.id == prev
-
-    def for_prev(value: Any, column: Any) -> Any:
-        return case((is_prev, value), else_=column) if sending else value
-
-    values: dict[str, Any] = {
-        "status": case((is_prev, DeliveryStatus.SENT), else_=DeliveryStatus.SENDING)
-        if sent and sending
-        else (DeliveryStatus.SENT if sent else DeliveryStatus.SENDING)
-    }
-    if sent:
-        values |= {
-            "sent_at": for_prev(sent.at, Delivery.sent_at),
-            "smtp_code": for_prev(sent.smtp_code, Delivery.smtp_code),
-            "last_error": for_prev(None, Delivery.last_error),
-        }
-    if sent and sending:
-        values["message_id"] = case((is_prev, sent.message_id), else_=message_id)
-    elif sent or message_id:
-        values["message_id"] = sent.message_id if sent else message_id
+        session.execute(_ASYNC_COMMIT)
     updated = session.execute(
-        update(Delivery)
-        .where(mine)
-        .values(**values)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
+        _PROGRESS,
+        {
+            "prev_id": sent.id if sent else -1,  # -1: no row
+            "sent_at": sent.at if sent else None,
+            "smtp_code": sent.smtp_code if sent else None,
+            "prev_message_id": sent.message_id if sent else None,
+            "cur_id": sending.id if sending else -1,
+            "lease": sending.lease_until if sending else None,
+            "cur_message_id": message_id,
+        },
     ).scalars()
     return sending is None or sending.id in set(updated)
+
+
+# mark_progress's statement, built once: it runs once per message, and building it
+# each time cost more than running it.
+_IS_PREV = _TABLE.c.id == bindparam("prev_id")
+_PROGRESS = (
+    update(_TABLE)
+    .where(
+        or_(
+            and_(_IS_PREV, _TABLE.c.status.in_((DeliveryStatus.SENDING, DeliveryStatus.UNSURE))),
+            and_(
+                _TABLE.c.id == bindparam("cur_id"),
+                _TABLE.c.status == DeliveryStatus.CLAIMED,
+                _TABLE.c.lease_until == bindparam("lease", type_=UTCDateTime()),
+            ),
+        )
+    )
+    .values(
+        status=case((_IS_PREV, DeliveryStatus.SENT), else_=DeliveryStatus.SENDING),
+        message_id=case(
+            (_IS_PREV, bindparam("prev_message_id", type_=String())),
+            else_=func.coalesce(bindparam("cur_message_id", type_=String()), _TABLE.c.message_id),
+        ),
+        sent_at=case((_IS_PREV, bindparam("sent_at", type_=UTCDateTime())), else_=_TABLE.c.sent_at),
+        smtp_code=case(
+            (_IS_PREV, bindparam("smtp_code", type_=Integer())), else_=_TABLE.c.smtp_code
+        ),
+        last_error=case((_IS_PREV, null()), else_=_TABLE.c.last_error),
+    )
+    .returning(_TABLE.c.id)
+)
 
 
 _RESULT_VALUES: dict[DeliveryStatus, tuple[str, ...]] = {

@@ -13,19 +13,20 @@ from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from brief import store
 from brief.batch import BatchConfig, BatchReport, Mailer, mark_failed, retry_delay, send_batches
-from brief.db import session_scope
+from brief.db import make_engine, session_scope
 from brief.editions import build_edition
 from brief.mail.smtp_session import SendReply, SMTPSession
 from brief.models import Delivery
 from brief.store import ClaimedDelivery
 from tests.factories import CTX, NOW, add_feed_with_articles, plan
 from tests.faultsmtp import HANG_UP, SHUTTING_DOWN, Faults, FaultSMTPServer, at, every, refuse
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:aiosmtpd.*")
 
@@ -303,3 +304,38 @@ def test_signing_applies_to_the_bytes_sent(engine: Engine, smtp: FaultSMTPServer
     _send(engine, smtp, sign=sign)
     taken = smtp.wait_for(len(addresses))
     assert all(t.message["X-Signed"] == "yes" for t in taken)
+
+
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite has no server
+def test_database_connections_killed_mid_send_lose_nothing(
+    engine: Engine, smtp: FaultSMTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server ends every connection of the sender (as a PostgreSQL restart does):
+    the threads reconnect, retry their commits, and every address gets one copy."""
+    addresses = _setup(engine, 60)
+    smtp.faults.reply_delay = 0.01
+    killer = make_engine(engine.url.render_as_string(hide_password=False))
+    killed: list[int] = []
+
+    def kill_connections() -> None:
+        wait_until(lambda: len(smtp.taken) >= 15, 20, what="the send to start")
+        with killer.connect() as conn:
+            pids = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+        killed.append(len(pids))
+
+    thread = threading.Thread(target=kill_connections)
+    thread.start()
+    report = _send(engine, smtp)
+    thread.join()
+    killer.dispose()
+    assert killed and killed[0] >= CONFIG.connections
+    assert any("recording deliveries failed" in r.message for r in caplog.records)
+    smtp.wait_for(len(addresses))
+    assert smtp.copies() == dict.fromkeys(addresses, 1)
+    assert report.count("sent") == len(addresses)
+    assert set(_statuses(engine).values()) == {"sent"}
