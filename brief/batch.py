@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -259,12 +259,17 @@ class _Connection:
         self.unsent: list[int] = []  # claimed rows not started: the supervisor releases them
         self.deadline = float("inf")
         self.error: BaseException | None = None
+        # The database connection's state: set up again after an error (a reconnect).
+        self.conn: Connection | None = None
+        self.async_commit = False
+        self.autocommit: bool | None = None
 
     # The thread's body.
     def run(self) -> None:
         # Its own connection for the thread's life: checking one out of the pool per
         # message (and pinging it) cost more than the message's UPDATE.
         with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as db:
+            self.conn = conn
             try:
                 with ExitStack() as opened:
                     self._loop(db, lambda: opened.enter_context(self.mailer.open_session()))
@@ -275,6 +280,8 @@ class _Connection:
                 self.stop.set()
                 self._drain()
                 self._last_flush(db, exc)
+            finally:
+                self._restore(db)
 
     def _last_flush(self, db: Session, exc: BaseException) -> None:
         """Record what this thread knows before it ends on an error (once more if the
@@ -482,6 +489,7 @@ class _Connection:
         pause = 0.1
         while True:
             try:
+                self._mode(db, autocommit=not (self.refused or self.results or self.deferred))
                 for row, reply in self.refused:
                     self.mailer.on_refused(db, row, reply)
                 store.record_outcomes(db, self.results)
@@ -493,6 +501,7 @@ class _Connection:
                 db.commit()
             except DB_ERRORS as exc:
                 _rollback(db)
+                self.async_commit, self.autocommit = False, None  # on the next connection
                 if time.monotonic() + pause > deadline:
                     raise
                 log.warning("recording deliveries failed (%s); retrying in %.1f s", exc, pause)
@@ -505,6 +514,32 @@ class _Connection:
             self.sent = None
             self.results, self.refused, self.deferred = [], [], []
             return ours
+
+    def _mode(self, db: Session, *, autocommit: bool) -> None:
+        """Set the connection up for the next commit.
+
+        A lone mark_progress (the usual case) runs in autocommit: its one statement is
+        its own transaction, one round trip instead of four (BEGIN, UPDATE, COMMIT and
+        the setting). Anything more (refusals, other outcomes) goes in one transaction.
+        Commits do not wait for the WAL flush (store.set_async_commit says why that is
+        safe enough).
+        """
+        assert self.conn is not None
+        if not self.async_commit:
+            store.set_async_commit(db, True)
+            db.commit()
+            self.async_commit = True
+        if self.autocommit != autocommit:
+            level = "AUTOCOMMIT" if autocommit else self.conn.default_isolation_level
+            self.conn.execution_options(isolation_level=level)
+            self.autocommit = autocommit
+
+    def _restore(self, db: Session) -> None:
+        """The connection goes back to the pool as it came (the pool resets the rest)."""
+        if self.async_commit:
+            with suppress(*DB_ERRORS):
+                store.set_async_commit(db, False)
+                db.commit()
 
     def _unrecorded(self) -> bool:
         return bool(self.sent or self.results or self.refused or self.deferred)

@@ -31,6 +31,7 @@ from brief.store.deliveries import (
     record_outcomes,
     release,
     resend_unsure,
+    set_async_commit,
     sweep,
     unsure_deliveries,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "remove_feed",
     "resend_unsure",
     "save_edition",
+    "set_async_commit",
     "set_full_text",
     "subscriber_to_confirm",
     "subscribers_by_status",

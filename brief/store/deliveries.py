@@ -39,7 +39,8 @@ from brief.store._sql import insert_ignoring_conflicts
 from brief.types import DeliveryStatus, SubscriberStatus
 
 _TABLE = cast(Table, Delivery.__table__)  # Core: statements built once, executemany by id
-_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+_ASYNC_COMMIT = text("SET synchronous_commit = off")
+_SYNC_COMMIT = text("RESET synchronous_commit")
 ERROR_LENGTH = 2000  # last_error is kept short: the reply line, not a transcript
 
 
@@ -215,6 +216,22 @@ def claim_batch(
     ]
 
 
+def set_async_commit(session: Session, on: bool) -> None:
+    """Commits of this session's connection stop (or start again) waiting for the WAL
+    flush, on PostgreSQL: for the connection a sending thread keeps for its per-message
+    commits, which would otherwise each wait for a disk flush.
+
+    Nothing is lost when PostgreSQL stops or restarts cleanly (it flushes first) or
+    when a worker dies; only a crash of the database server itself (power loss, kill -9
+    of postgres) can lose the last ~0.6 s of these commits. Rows then read as the step
+    before: a lost `sent` leaves `sending` (swept to unsure), a lost `sending` leaves
+    `claimed`, which the sweep gives back to pending, so a message that went out in
+    that instant goes out again.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_ASYNC_COMMIT if on else _SYNC_COMMIT)
+
+
 def mark_progress(
     session: Session,
     *,
@@ -235,15 +252,6 @@ def mark_progress(
     """
     if sent is None and sending is None:
         return True
-    if session.get_bind().dialect.name == "postgresql":
-        # Commit without waiting for the WAL flush: otherwise every message waits for a
-        # disk flush. Nothing is lost when PostgreSQL stops or restarts cleanly (it
-        # flushes first) or when a worker dies; only a crash of the database server
-        # itself (power loss, kill -9 of postgres) can lose the last ~0.6 s of these
-        # commits. Rows then read as the step before: a lost `sent` leaves `sending`
-        # (swept to unsure), a lost `sending` leaves `claimed`, which the sweep gives
-        # back to pending, so a message that went out in that instant goes out again.
-        session.execute(_ASYNC_COMMIT)
     updated = session.execute(
         _PROGRESS,
         {
