@@ -69,6 +69,7 @@ MAX_ATTEMPTS = 10  # a recipient answering 4xx this many times in a row: failed 
 DOMAIN_BACKOFF = 30.0  # a 421/451 slows the domain for this long (sendrate doubles repeats)
 MAX_RATE_WAIT = 2.0  # a row waiting longer for its domain goes back to pending meanwhile
 LEASE_MARGIN = 60.0  # stop sending a batch's rows this long before its lease ends
+LEASE_MARGIN_SHARE = 0.2  # ...or this share of the lease, when that is shorter
 BEFORE_END_RETRY = 60.0  # the server waits in DATA at most this long for our commit
 DB_ERRORS = (OperationalError, InterfaceError)  # the database is down or restarting
 
@@ -636,6 +637,7 @@ class _Run:
         started = time.monotonic()
         lease_end = started
         in_hand: list[int] = []  # claimed, not yet handed to a thread
+        margin = min(LEASE_MARGIN, LEASE_MARGIN_SHARE * config.lease.total_seconds())
         try:
             while not self.stop.is_set():
                 spent = time.monotonic() - started
@@ -649,7 +651,7 @@ class _Run:
                 self.report.claimed += len(claimed)
                 lease_end = time.monotonic() + config.lease.total_seconds()
                 items = _prepare(
-                    engine, claimed, self.mailer.ctx, self.now(), lease_end - LEASE_MARGIN
+                    engine, claimed, self.mailer.ctx, self.now(), lease_end - margin
                 )
                 if not threads:  # started with the first batch: nothing due, no connection
                     connections, threads = self._start(work)
@@ -665,7 +667,7 @@ class _Run:
                 thread.join()
             try:
                 left = in_hand + _leftovers(work, connections)
-                _release(engine, left, lease_end - LEASE_MARGIN)
+                _release(engine, left, lease_end - margin)
             except Exception as exc:  # the sweep gives them back when their lease ends
                 log.exception("cannot give the rows not sent back")
                 self.error = self.error or exc

@@ -16,14 +16,13 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
 from brief import store
-from brief.batch import DB_ERRORS, LEASE_MARGIN, Mailer, send_batches
+from brief.batch import DB_ERRORS, Mailer, send_batches
 from brief.config import Settings
 from brief.db import session_factory, session_scope
 from brief.delivery import send_confirmation as confirm_one
@@ -36,10 +35,24 @@ from tasks.base import engine, settings, utcnow
 
 log = logging.getLogger(__name__)
 
-SEND_BUDGET = 120.0  # seconds a send_batch claims new batches for; then it hands over
-SEND_SOFT_LIMIT = 240  # a relay too slow for the budget: stop cleanly
-SEND_HARD_LIMIT = 300
-SWEEP_SECONDS = 15.0  # tasks.app's beat schedule
+
+@dataclass(frozen=True)
+class SendLimits:
+    """A send_batch's times, all within the lease of its claims (BRIEF_SEND_LEASE_SECONDS):
+    the hard limit ends the task before the lease of its first claim ends, so the sweep
+    never takes the rows of a live batch, and a killed worker's rows come back within
+    one lease (plus a sweep)."""
+
+    budget: float  # claim no new batch after this long; then hand over to a new task
+    soft: float  # a relay too slow for the budget: stop cleanly
+    hard: float
+
+    @classmethod
+    def for_lease(cls, lease: float) -> SendLimits:
+        return cls(budget=0.3 * lease, soft=0.6 * lease, hard=0.8 * lease)
+
+
+DEFAULT_LIMITS = SendLimits.for_lease(Settings.model_fields["send_lease_seconds"].default)
 
 
 @app.task(name="brief.send_edition")
@@ -73,23 +86,24 @@ def send_welcome(subscriber_id: int) -> int:
     retry_backoff=2,
     retry_backoff_max=60,
     max_retries=10,
-    soft_time_limit=SEND_SOFT_LIMIT,
-    time_limit=SEND_HARD_LIMIT,
+    # For the default lease; _queue_send_batch sets them from the configured one.
+    soft_time_limit=DEFAULT_LIMITS.soft,
+    time_limit=DEFAULT_LIMITS.hard,
 )
 def send_batch(edition_id: int | None = None) -> dict[str, Any]:
-    """Send due deliveries in batches for up to SEND_BUDGET seconds; queue a successor if
-    some are left. A soft time limit stops it cleanly (rows not started go back)."""
-    config = batch_config(settings(), edition_id=edition_id, budget=SEND_BUDGET)
-    # The lease outlives the hard limit, so no live batch's rows are ever swept.
-    lease = max(config.lease, timedelta(seconds=SEND_HARD_LIMIT + 2 * LEASE_MARGIN))
+    """Send due deliveries in batches for up to the budget; queue a successor if some
+    are left. A soft time limit stops it cleanly (rows not started go back)."""
+    s = settings()
+    budget = SendLimits.for_lease(s.send_lease_seconds).budget
+    config = batch_config(s, edition_id=edition_id, budget=budget)
     try:
-        report = send_batches(engine(), _mailer(), replace(config, lease=lease), now=utcnow)
+        report = send_batches(engine(), _mailer(), config, now=utcnow)
     except SoftTimeLimitExceeded:
         log.warning("send_batch: soft time limit; stopped cleanly, the rest goes back")
-        send_batch.delay(edition_id)
+        _queue_send_batch(edition_id)
         return {"stopped": "soft time limit"}
     if report.stopped:  # the budget: more may be due, and another task takes over
-        send_batch.delay(edition_id)
+        _queue_send_batch(edition_id)
     return {
         "claimed": report.claimed,
         **{str(status): report.count(status) for status in SendStatus if report.count(status)},
@@ -144,8 +158,13 @@ def _queue_batches(pending: int, *, most: int | None = None) -> int:
     """
     tasks = min(math.ceil(pending / settings().send_batch_size), most or os.cpu_count() or 1)
     for _ in range(tasks):
-        send_batch.delay()
+        _queue_send_batch()
     return tasks
+
+
+def _queue_send_batch(edition_id: int | None = None) -> None:
+    limits = SendLimits.for_lease(settings().send_lease_seconds)
+    send_batch.apply_async((edition_id,), soft_time_limit=limits.soft, time_limit=limits.hard)
 
 
 _MAILER: list[tuple[Settings, Mailer]] = []

@@ -339,3 +339,10 @@ def test_database_connections_killed_mid_send_lose_nothing(
     assert smtp.copies() == dict.fromkeys(addresses, 1)
     assert report.count("sent") == len(addresses)
     assert set(_statuses(engine).values()) == {"sent"}
+
+
+def test_a_short_lease_still_sends(engine: Engine, smtp: FaultSMTPServer) -> None:
+    addresses = _setup(engine, 5)  # the shortest lease the settings allow
+    _send(engine, smtp, config=BatchConfig(lease=timedelta(seconds=30)))
+    smtp.wait_for(len(addresses))
+    assert set(_statuses(engine).values()) == {"sent"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,7 +70,7 @@ def test_the_send_tasks_create_rows_then_queue_batches_that_send_them(
     from tasks import mail
 
     queued: list[tuple[object, ...]] = []
-    monkeypatch.setattr(mail.send_batch, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(mail.send_batch, "apply_async", _recording(queued))
     monkeypatch.setattr(mail, "utcnow", lambda: NOW + timedelta(minutes=1))
     with session_scope(engine) as session:
         add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
@@ -84,7 +84,7 @@ def test_the_send_tasks_create_rows_then_queue_batches_that_send_them(
     assert mail.send_due.run() == 1  # only the reader whose morning it is
     with session_scope(engine) as session:
         assert store.count_pending(session, edition_id, subscriber_id=early_id) == 1
-    assert queued == [()]  # one batch's worth: one send_batch task
+    assert queued == [(None,)]  # one batch's worth: one send_batch task
     assert mail.send_welcome.run(late_id) == 1  # a new reader gets the edition at once
     assert len(queued) == 2
     # The nothing-sent-yet rows go with the next send of the whole edition.
@@ -105,7 +105,7 @@ def test_the_sweep_frees_a_dead_batch_and_queues_its_rows(
     from tasks import mail
 
     queued: list[tuple[object, ...]] = []
-    monkeypatch.setattr(mail.send_batch, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(mail.send_batch, "apply_async", _recording(queued))
     with session_scope(engine) as session:
         add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
         for n in range(3):
@@ -125,4 +125,15 @@ def test_the_sweep_frees_a_dead_batch_and_queues_its_rows(
     monkeypatch.setattr(mail, "utcnow", lambda: NOW + lease + timedelta(seconds=1))
     swept = mail.sweep_deliveries.run()
     assert (swept["released"], swept["unsure"], swept["due"]) == (2, 1, 2)
-    assert swept["queued"] == 1 and queued == [()]
+    assert swept["queued"] == 1 and queued == [(None,)]
+
+
+def _recording(queued: list[tuple[object, ...]]) -> Callable[..., None]:
+    """send_batch.apply_async, recording the arguments; the time limits come from the
+    lease (BRIEF_SEND_LEASE_SECONDS, 600 s by default), within it."""
+
+    def apply_async(args: tuple[object, ...], **options: float) -> None:
+        assert options == {"soft_time_limit": 360.0, "time_limit": 480.0}
+        queued.append(args)
+
+    return apply_async
