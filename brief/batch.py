@@ -650,9 +650,7 @@ class _Run:
                 in_hand = [row.id for row in claimed]
                 self.report.claimed += len(claimed)
                 lease_end = time.monotonic() + config.lease.total_seconds()
-                items = _prepare(
-                    engine, claimed, self.mailer.ctx, self.now(), lease_end - margin
-                )
+                items = _prepare(engine, claimed, self.mailer.ctx, self.now(), lease_end - margin)
                 if not threads:  # started with the first batch: nothing due, no connection
                     connections, threads = self._start(work)
                 for item in items:
