@@ -149,10 +149,6 @@ class BatchReport:
         return self.counts.get(status, 0)
 
 
-class BatchError(Exception):
-    """A connection thread stopped on an error; the batch stopped with it (re-raised)."""
-
-
 class _LostClaim(Exception):
     """The row is no longer this batch's (its lease expired and was swept): not sent."""
 
@@ -221,8 +217,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _reply_text(reply: SendReply) -> str:
-    code = f"{reply.code} " if reply.code is not None else ""
-    return f"{code}{reply.text}".strip() or reply.outcome.value
+    """The session's account of it ("RCPT: 550 5.1.1 No such user here")."""
+    return reply.text or f"{reply.outcome.value} ({reply.code})"
 
 
 def _domain(address: str) -> str:
@@ -267,22 +263,34 @@ class _Connection:
 
     # The thread's body.
     def run(self) -> None:
-        # Its own connection for the thread's life: checking one out of the pool per
-        # message (and pinging it) cost more than the message's UPDATE.
-        with self.engine.connect() as conn, Session(bind=conn, expire_on_commit=False) as db:
-            self.conn = conn
-            try:
-                with ExitStack() as opened:
-                    self._loop(db, lambda: opened.enter_context(self.mailer.open_session()))
-                self._flush(db, self.deadline)
-            except BaseException as exc:  # the supervisor re-raises it
-                log.exception("a sending connection stopped; the batch stops with it")
-                self.error = exc
-                self.stop.set()
-                self._drain()
-                self._last_flush(db, exc)
-            finally:
-                self._restore(db)
+        try:
+            # Its own connection for the thread's life: checking one out of the pool per
+            # message (and pinging it) cost more than the message's UPDATE.
+            with (
+                self.engine.connect() as conn,
+                Session(bind=conn, expire_on_commit=False) as db,
+            ):
+                self.conn = conn
+                try:
+                    self._work(db)
+                finally:
+                    self._restore(db)
+        except BaseException as exc:  # the supervisor re-raises it
+            log.exception("a sending connection stopped; the batch stops with it")
+            self.error = exc
+            self.stop.set()
+            self._drain()
+
+    def _work(self, db: Session) -> None:
+        try:
+            with ExitStack() as opened:
+                self._loop(db, lambda: opened.enter_context(self.mailer.open_session()))
+            self._flush(db, self.deadline)
+        except BaseException as exc:
+            self.stop.set()
+            self._drain()
+            self._last_flush(db, exc)
+            raise
 
     def _last_flush(self, db: Session, exc: BaseException) -> None:
         """Record what this thread knows before it ends on an error (once more if the

@@ -74,7 +74,6 @@ class SendStatus(StrEnum):
     FAILED = "failed"  # for good (a permanent refusal)
     RETRY = "retry"  # a transient failure: pending again
     UNSURE = "unsure"  # no reply after the end of DATA: it may have arrived; not resent
-    SKIPPED = "skipped"  # already claimed or done elsewhere
 
 
 @dataclass(frozen=True)

@@ -346,3 +346,21 @@ def test_a_short_lease_still_sends(engine: Engine, smtp: FaultSMTPServer) -> Non
     _send(engine, smtp, config=BatchConfig(lease=timedelta(seconds=30)))
     smtp.wait_for(len(addresses))
     assert set(_statuses(engine).values()) == {"sent"}
+
+
+def test_a_sending_thread_that_cannot_reach_the_database_stops_the_batch(
+    engine: Engine, smtp: FaultSMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(engine, 6)
+    real = Engine.connect
+
+    def connect(self: Engine) -> Any:
+        if threading.current_thread().name.startswith("brief-send-"):
+            raise OperationalError("connect", {}, Exception("the database is down"))
+        return real(self)
+
+    monkeypatch.setattr(Engine, "connect", connect)
+    with pytest.raises(OperationalError, match="the database is down"):
+        _send(engine, smtp)
+    monkeypatch.undo()
+    assert smtp.taken == [] and set(_statuses(engine).values()) == {"pending"}
