@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from brief import store
+from brief.batch import Mailer
 from brief.db import make_engine, migrate, session_scope
 from brief.editions import EditionPlan, build_edition
 from brief.feeds.fetch import FetchConfig
@@ -114,10 +115,11 @@ def main() -> None:
                 return build_edition(session, plan, ctx, day=now.date(), now=now)[0].id
 
         edition_id = timed("build edition", build, figures)
-        sender = OutboxSender(Path(tmp) / "outbox")
+        outbox = OutboxSender(Path(tmp) / "outbox")
+        mailer = Mailer(open_session=outbox.session, ctx=ctx, where=str(outbox.directory))
         sent = timed(
             "send to outbox",
-            lambda: send_edition(engine, edition_id, sender, ctx, lambda: now),
+            lambda: send_edition(engine, edition_id, mailer, lambda: now),
             figures,
         )
 

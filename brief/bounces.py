@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from brief import store
+from brief.batch import mark_failed
 from brief.mail.bounces import BounceReport, classify_refusal, find_status
+from brief.mail.smtp_session import SendReply
 from brief.models import Delivery, Subscriber
+from brief.store.deliveries import ClaimedDelivery
 from brief.store.subscribers import COMPLAINT, HARD_BOUNCE, SEND_REFUSED, SOFT_BOUNCES
 from brief.types import MailEventKind, SubscriberStatus
 
@@ -138,3 +141,21 @@ def record_send_refusal(
     if classify_refusal(code, text) == MailEventKind.HARD:
         return _bounce(sub, SEND_REFUSED)
     return _count_soft(session, sub, now)
+
+
+def refused_at_send(session: Session, delivery: ClaimedDelivery, reply: SendReply) -> None:
+    """The batch sender's answer to a 5xx: the delivery fails; a refusal AT RCPT is about
+    the reader's address and counts against it. A 5xx to DATA is about the message
+    (size, content, policy), not the address, so it only fails the delivery."""
+    mark_failed(session, delivery, reply)
+    if reply.code is None or not reply.text.upper().startswith("RCPT"):
+        return
+    record_send_refusal(
+        session,
+        delivery_id=delivery.id,
+        subscriber_id=delivery.subscriber_id,
+        email=delivery.recipient,
+        code=reply.code,
+        text=reply.text,
+        now=datetime.now(UTC),
+    )

@@ -7,21 +7,21 @@ them now and wants to see what happened.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlalchemy import Engine
 
 from brief import store
-from brief.db import session_factory, session_scope
-from brief.delivery import DeliveryOutcome, send_delivery
+from brief.batch import BatchConfig, Mailer, send_batches
+from brief.db import session_scope
+from brief.delivery import DeliveryOutcome
 from brief.editions import EditionPlan, build_edition
-from brief.errors import EmptyEditionError, MailTransientError
+from brief.errors import EmptyEditionError
 from brief.feeds.ingest import IngestConfig, refresh_feeds
 from brief.feeds.writer import IngestResult
-from brief.mail.senders import EmailSender
 from brief.sending import EveryActive, send_pending
-from brief.types import RefreshStatus, SendStatus, SiteContext, Summarizer
+from brief.types import RefreshStatus, SiteContext, Summarizer
 
 
 @dataclass
@@ -61,29 +61,31 @@ def ingest_all(
 def send_edition(
     engine: Engine,
     edition_id: int,
-    sender: EmailSender,
-    ctx: SiteContext,
+    mailer: Mailer,
     now: Callable[[], datetime],
+    *,
+    config: BatchConfig | None = None,
     on_progress: Callable[[DeliveryOutcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> list[DeliveryOutcome]:
-    """Create the edition's deliveries and send every pending one, here and now."""
+    """Create the edition's deliveries and send every due one, here and now, in batches.
 
-    def send_here(delivery_id: int) -> DeliveryOutcome:
-        with session_factory(engine)() as session:
-            try:
-                outcome = send_delivery(session, delivery_id, sender, ctx, now())
-            except MailTransientError as exc:  # left pending: a later send retries it
-                outcome = DeliveryOutcome(
-                    delivery_id, exc.recipient, SendStatus.RETRY, error=str(exc)
-                )
+    Returns each message's outcome in the order they were sent; ``on_start`` hears
+    how many are pending (a progress bar's length), ``on_progress`` each outcome.
+    """
+    queued = send_pending(engine, EveryActive(), now(), edition_id=edition_id)
+    if on_start:
+        on_start(queued.pending)
+    outcomes: list[DeliveryOutcome] = []
+
+    def heard(outcome: DeliveryOutcome) -> None:
+        outcomes.append(outcome)
         if on_progress:
             on_progress(outcome)
-        return outcome
 
-    return send_pending(
-        engine, EveryActive(), send_here, now(), edition_id=edition_id, on_start=on_start
-    )
+    config = replace(config or BatchConfig(), edition_id=edition_id)
+    send_batches(engine, mailer, config, now=now, on_outcome=heard)
+    return outcomes
 
 
 def run_once(
@@ -91,9 +93,10 @@ def run_once(
     *,
     plan: EditionPlan,
     ctx: SiteContext,
-    sender: EmailSender,
+    mailer: Mailer,
     ingest: IngestConfig,
     now: Callable[[], datetime],
+    batch: BatchConfig | None = None,
     processes: int = 1,
     summarizer: Summarizer | None = None,
 ) -> RunReport:
@@ -110,5 +113,5 @@ def run_once(
     except EmptyEditionError as exc:
         report.edition_error = str(exc)
         return report
-    report.deliveries = send_edition(engine, edition.id, sender, ctx, now)
+    report.deliveries = send_edition(engine, edition.id, mailer, now, config=batch)
     return report

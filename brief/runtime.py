@@ -6,10 +6,13 @@ Only the edges (CLI, Celery app, web app) call this module.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from brief import __version__
+from brief.batch import BatchConfig, Mailer, OpenSession
+from brief.bounces import refused_at_send
 from brief.config import Settings
 from brief.db import engine_for, migrate
 from brief.editions import EditionPlan
@@ -19,7 +22,9 @@ from brief.feeds.ingest import IngestConfig
 from brief.feeds.schedule import PollPolicy
 from brief.mail.dkim import DkimSigner
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
+from brief.mail.smtp_session import SMTPSession
 from brief.mail.verp import Verp
+from brief.sendrate import SendRate, chunk_size, make_send_rate
 from brief.types import SiteContext, Summarizer
 
 
@@ -72,6 +77,66 @@ def verp(settings: Settings) -> Verp:
     """Bounce addresses: BRIEF_BOUNCE_DOMAIN (default the From domain), signed with the secret."""
     domain = settings.bounce_domain or settings.mail_from_address.rpartition("@")[2]
     return Verp(domain=domain.lower(), secret=settings.secret_key.get_secret_value())
+
+
+def send_rate(settings: Settings) -> SendRate:
+    """The send rate limits: in Redis, shared by every worker, when there is one."""
+    return make_send_rate(
+        rate=settings.send_rate,
+        domain_rate=settings.send_domain_rate,
+        redis_url=settings.rate_limit_redis_url,
+    )
+
+
+def mailer(settings: Settings, rate: SendRate | None = None) -> Mailer:
+    """What batches send with: SMTP sessions to BRIEF_SMTP_URL, or the outbox folder.
+
+    ``rate`` is the process's limiter (``send_rate``), made once and shared; by default
+    a new one.
+    """
+    smtp = settings.smtp
+    if smtp is None:
+        outbox = OutboxSender(settings.outbox_path)
+        open_session: OpenSession = outbox.session
+        where = str(settings.outbox_path)
+    else:
+
+        def open_session() -> SMTPSession:
+            return SMTPSession(
+                smtp.host,
+                smtp.port,
+                username=smtp.username,
+                password=smtp.password,
+                ssl=smtp.ssl,
+                starttls=smtp.starttls,
+                timeout=smtp.timeout,
+            )
+
+        where = f"{'smtps' if smtp.ssl else 'smtp'}://{smtp.host}:{smtp.port}"
+    signer = dkim_signer(settings)
+    return Mailer(
+        open_session=open_session,
+        ctx=mail_context(settings),
+        where=where,
+        rate=rate if rate is not None else send_rate(settings),
+        rate_chunk=chunk_size(settings.send_rate, settings.send_domain_rate),
+        # Bounces come back to bounces+<signed delivery id>@, so each names its delivery.
+        envelope_from=verp(settings).address,
+        sign=signer.sign if signer is not None else None,
+        on_refused=refused_at_send,
+    )
+
+
+def batch_config(
+    settings: Settings, *, edition_id: int | None = None, budget: float | None = None
+) -> BatchConfig:
+    return BatchConfig(
+        batch_size=settings.send_batch_size,
+        connections=settings.smtp_connections,
+        lease=timedelta(seconds=settings.send_lease_seconds),
+        budget=budget,
+        edition_id=edition_id,
+    )
 
 
 def mail_context(settings: Settings) -> SiteContext:

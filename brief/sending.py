@@ -1,20 +1,20 @@
-"""One way to send an edition: create its deliveries, commit, then hand each pending one on.
+"""One way to start sending an edition: create its deliveries (pending rows), commit.
 
-Every send goes through `send_pending`: `brief run` and `brief digest send` hand each
-delivery id to `delivery.send_delivery` in this process; the Celery tasks
-(`send_edition`, `send_due`, `send_welcome`) enqueue one `send_delivery` task per id.
-Ids are handed on only after the commit, so a worker always finds its row.
+Every send goes through `send_pending`, then through the batched sender
+(`brief.batch.send_batches`): `brief run` and `brief digest send` run it in this
+process; the Celery tasks (`send_edition`, `send_due`, `send_welcome`, the API's send)
+queue `send_batch` tasks after the commit, so a worker always finds the rows. The
+database, not the queue, is the record of what is left to send: a lost task only
+delays mail until the sweep queues another.
 
-Every pending delivery of the edition is handed on, not only the new ones: a row left
+Every pending delivery of the edition counts, not only the new ones: a row left
 pending by an earlier transient error goes out with the next send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -22,8 +22,6 @@ from sqlalchemy.orm import Session
 from brief import store
 from brief.db import session_scope
 from brief.models import Edition
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +44,14 @@ class OneSubscriber:
 Recipients = EveryActive | DueNow | OneSubscriber
 
 
+@dataclass(frozen=True)
+class PendingSend:
+    """What `send_pending` left to send: the edition and its pending deliveries."""
+
+    edition_id: int | None  # None: there is no edition yet
+    pending: int
+
+
 def _create(session: Session, edition: Edition, recipients: Recipients, now: datetime) -> None:
     match recipients:
         case EveryActive():
@@ -57,30 +63,21 @@ def _create(session: Session, edition: Edition, recipients: Recipients, now: dat
 
 
 def send_pending(
-    engine: Engine,
-    recipients: Recipients,
-    send_one: Callable[[int], T],
-    now: datetime,
-    *,
-    edition_id: int | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> list[T]:
-    """Create the deliveries of an edition (default the latest) to ``recipients``, commit,
-    then call ``send_one`` (send here, or enqueue) on each of their pending deliveries.
+    engine: Engine, recipients: Recipients, now: datetime, *, edition_id: int | None = None
+) -> PendingSend:
+    """Create the deliveries of an edition (default the latest) to ``recipients``; commit.
 
-    Returns what ``send_one`` returned, in delivery order; nothing without an edition.
-    ``on_start`` hears how many are about to be handed on (a progress bar's length).
+    Returns how many of them (of this subscriber's, for OneSubscriber) are pending:
+    what the caller then sends, here or by queueing `send_batch` tasks.
     """
     with session_scope(engine) as session:
         if edition_id is None:
             edition = store.latest_edition(session)
             if edition is None:
-                return []
+                return PendingSend(None, 0)
         else:
             edition = store.get_edition(session, edition_id)
         _create(session, edition, recipients, now)
         only = recipients.subscriber_id if isinstance(recipients, OneSubscriber) else None
-        ids = store.pending_delivery_ids(session, edition.id, subscriber_id=only)
-    if on_start:
-        on_start(len(ids))
-    return [send_one(delivery_id) for delivery_id in ids]
+        pending = store.count_pending(session, edition.id, subscriber_id=only)
+        return PendingSend(edition.id, pending)

@@ -73,7 +73,7 @@ class SendStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # for good (a permanent refusal)
     RETRY = "retry"  # a transient failure: pending again
-    SKIPPED = "skipped"  # already claimed or done elsewhere
+    UNSURE = "unsure"  # no reply after the end of DATA: it may have arrived; not resent
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             },
             # Each subscriber gets the edition at their delivery hour, in their time zone.
             "send-due": {"task": "brief.send_due", "schedule": timedelta(minutes=5)},
+            # The database is the record of what is left to send: expired claims go back
+            # and sends are queued for due rows, so a lost queue delays mail by seconds.
+            "sweep-deliveries": {
+                "task": "brief.sweep_deliveries",
+                "schedule": timedelta(seconds=15),
+                "options": {"expires": 15},  # a backlog of sweeps is no use
+            },
             "daily-edition": {
                 "task": "brief.daily_edition",
                 "schedule": crontab(hour=settings.edition_hour, minute=settings.edition_minute),
@@ -96,3 +103,9 @@ def _prepare_worker(**_: Any) -> None:
         migrate(engine)  # idempotent
     finally:
         engine.dispose()  # forked children must not share its connections
+
+
+@signals.worker_ready.connect
+def _sweep_at_start(**_: Any) -> None:
+    """A worker that starts (after a crash, say) picks up what was left unsent at once."""
+    app.send_task("brief.sweep_deliveries")

@@ -1,49 +1,131 @@
-"""Mail tasks: one task per delivery, claimed in the database so it is sent once.
+"""Mail tasks: edition sends create pending rows; `send_batch` tasks send them in batches.
 
-Edition sends queue those tasks through `brief.sending.send_pending`, the path
-`brief run` takes too; only the hand-over differs (enqueue here, send there).
+    send_edition / send_due / send_welcome (and the API's send)
+        -> brief.sending.send_pending (rows committed) -> send_batch x as many as useful
+    send_batch -> brief.batch.send_batches until nothing is due or its budget is spent
+        (then it queues its successor)
+    sweep_deliveries (beat, every SWEEP_SECONDS, and at worker start)
+        -> expired claims back to pending, expired sends unsure -> send_batch for what is due
+
+The database is the record of what is left to send: a lost queue, a killed worker or a
+database restart delays mail by seconds (the next sweep), never loses it.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import os
+from dataclasses import dataclass
 from typing import Any
 
-from brief.db import session_factory
+from celery.exceptions import SoftTimeLimitExceeded
+
+from brief import store
+from brief.batch import DB_ERRORS, Mailer, send_batches
+from brief.config import Settings
+from brief.db import session_factory, session_scope
 from brief.delivery import send_confirmation as confirm_one
-from brief.delivery import send_delivery as send_one
 from brief.errors import MailTransientError
-from brief.runtime import mail_context, sender
+from brief.runtime import batch_config, mail_context, mailer, sender
 from brief.sending import DueNow, EveryActive, OneSubscriber, send_pending
+from brief.types import SendStatus
 from tasks.app import app
 from tasks.base import engine, settings, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendLimits:
+    """A send_batch's times, all within the lease of its claims (BRIEF_SEND_LEASE_SECONDS):
+    the hard limit ends the task before the lease of its first claim ends, so the sweep
+    never takes the rows of a live batch, and a killed worker's rows come back within
+    one lease (plus a sweep)."""
+
+    budget: float  # claim no new batch after this long; then hand over to a new task
+    soft: float  # a relay too slow for the budget: stop cleanly
+    hard: float
+
+    @classmethod
+    def for_lease(cls, lease: float) -> SendLimits:
+        return cls(budget=0.3 * lease, soft=0.6 * lease, hard=0.8 * lease)
+
+
+DEFAULT_LIMITS = SendLimits.for_lease(Settings.model_fields["send_lease_seconds"].default)
 
 
 @app.task(name="brief.send_edition")
 def send_edition(edition_id: int) -> int:
-    """Create a delivery per active subscriber, commit, then queue one send each."""
-    return len(send_pending(engine(), EveryActive(), _enqueue, utcnow(), edition_id=edition_id))
+    """Create a delivery per active subscriber, commit, then queue the batches."""
+    pending = send_pending(engine(), EveryActive(), utcnow(), edition_id=edition_id).pending
+    _queue_batches(pending)
+    return pending
 
 
 @app.task(name="brief.send_due", ignore_result=True)
 def send_due() -> int:
     """Beat: queue the latest edition for every subscriber whose morning it now is."""
-    return len(send_pending(engine(), DueNow(), _enqueue, utcnow()))
+    pending = send_pending(engine(), DueNow(), utcnow()).pending
+    _queue_batches(pending)
+    return pending
+
+
+@app.task(name="brief.send_welcome")
+def send_welcome(subscriber_id: int) -> int:
+    """Send the latest edition to a subscriber who just confirmed, through a delivery row."""
+    pending = send_pending(engine(), OneSubscriber(subscriber_id), utcnow()).pending
+    _queue_batches(pending)
+    return pending
 
 
 @app.task(
-    name="brief.send_delivery",
-    autoretry_for=(MailTransientError,),
-    retry_backoff=30,
-    retry_backoff_max=30 * 60,
-    max_retries=6,
-    soft_time_limit=90,
-    time_limit=120,
+    name="brief.send_batch",
+    acks_late=True,
+    autoretry_for=DB_ERRORS,  # the database restarting: the rows wait for us
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=10,
+    # For the default lease; _queue_send_batch sets them from the configured one.
+    soft_time_limit=DEFAULT_LIMITS.soft,
+    time_limit=DEFAULT_LIMITS.hard,
 )
-def send_delivery(delivery_id: int) -> dict[str, Any]:
+def send_batch(edition_id: int | None = None) -> dict[str, Any]:
+    """Send due deliveries in batches for up to the budget; queue a successor if some
+    are left. A soft time limit stops it cleanly (rows not started go back)."""
     s = settings()
-    with session_factory(engine())() as session:
-        outcome = send_one(session, delivery_id, sender(s), mail_context(s), utcnow())
-    return {"delivery_id": delivery_id, "status": outcome.status, "error": outcome.error}
+    budget = SendLimits.for_lease(s.send_lease_seconds).budget
+    config = batch_config(s, edition_id=edition_id, budget=budget)
+    try:
+        report = send_batches(engine(), _mailer(), config, now=utcnow)
+    except SoftTimeLimitExceeded:
+        log.warning("send_batch: soft time limit; stopped cleanly, the rest goes back")
+        _queue_send_batch(edition_id)
+        return {"stopped": "soft time limit"}
+    if report.stopped:  # the budget: more may be due, and another task takes over
+        _queue_send_batch(edition_id)
+    return {
+        "claimed": report.claimed,
+        **{str(status): report.count(status) for status in SendStatus if report.count(status)},
+        "stopped": report.stopped,
+    }
+
+
+@app.task(name="brief.sweep_deliveries", ignore_result=True)
+def sweep_deliveries() -> dict[str, int]:
+    """Beat and worker start: free expired claims, then queue sends for what is due."""
+    with session_scope(engine()) as session:
+        swept = store.sweep(session, utcnow())
+    if swept.released or swept.unsure:
+        log.warning(
+            "sweep: %d expired claims back to pending, %d unsure (a batch died mid-send)",
+            swept.released,
+            swept.unsure,
+        )
+    # A live batch sends on and hands over by itself: one more task only in case its
+    # claims belong to a worker that died (they stay "live" until their lease ends).
+    tasks = _queue_batches(swept.due, most=1 if swept.active else None)
+    return {**vars(swept), "queued": tasks}
 
 
 @app.task(
@@ -68,14 +150,29 @@ def send_confirmation(subscriber_id: int) -> str | None:
         )
 
 
-@app.task(name="brief.send_welcome")
-def send_welcome(subscriber_id: int) -> int | None:
-    """Send the latest edition to a subscriber who just confirmed, through a delivery row."""
-    queued = send_pending(engine(), OneSubscriber(subscriber_id), _enqueue, utcnow())
-    return queued[0] if queued else None
+def _queue_batches(pending: int, *, most: int | None = None) -> int:
+    """Queue enough send_batch tasks for `pending` rows: one per batch, up to one per core
+    (a send_batch loops until nothing is due; extra ones find nothing and stop).
+
+    Returns how many were queued.
+    """
+    tasks = min(math.ceil(pending / settings().send_batch_size), most or os.cpu_count() or 1)
+    for _ in range(tasks):
+        _queue_send_batch()
+    return tasks
 
 
-def _enqueue(delivery_id: int) -> int:
-    """Hand one delivery to a worker (send_pending calls this after its commit)."""
-    send_delivery.delay(delivery_id)
-    return delivery_id
+def _queue_send_batch(edition_id: int | None = None) -> None:
+    limits = SendLimits.for_lease(settings().send_lease_seconds)
+    send_batch.apply_async((edition_id,), soft_time_limit=limits.soft, time_limit=limits.hard)
+
+
+_MAILER: list[tuple[Settings, Mailer]] = []
+
+
+def _mailer() -> Mailer:
+    """One per process (and settings): its rate limiter keeps a Redis connection pool."""
+    s = settings()
+    if not _MAILER or _MAILER[0][0] is not s:
+        _MAILER[:] = [(s, mailer(s))]
+    return _MAILER[0][1]

@@ -15,7 +15,8 @@ from brief.db import session_scope
 from brief.errors import InputError
 from brief.models import Edition
 from brief.pipeline import send_edition
-from brief.types import DeliveryStatus, SendStatus
+from brief.store import UnsureDelivery
+from brief.types import SendStatus
 
 digest_app = typer.Typer(help="Build, preview and send editions.", no_args_is_help=True)
 editions_app = typer.Typer(help="Look at stored editions.", no_args_is_help=True)
@@ -122,18 +123,19 @@ def digest_send(
         outcomes = send_edition(
             state.engine,
             edition.id,
-            runtime.sender(s),
-            runtime.mail_context(s),
+            runtime.mailer(s),
             now,
+            config=runtime.batch_config(s),
             on_progress=progress.step,
             on_start=progress.start,
         )
     sent = sum(o.status == SendStatus.SENT for o in outcomes)
-    typer.echo(
-        f"edition {edition.date}: {sent} sent, "
-        f"{sum(o.status in ('failed', 'retry') for o in outcomes)} failed, "
-        f"{len(outcomes) - sent} not sent now"
-    )
+    failed = sum(o.status == SendStatus.FAILED for o in outcomes)
+    unsure = sum(o.status == SendStatus.UNSURE for o in outcomes)
+    line = f"edition {edition.date}: {sent} sent, {failed} failed, "
+    if unsure:
+        line += f"{unsure} unsure (see `brief editions show {edition.id}`), "
+    typer.echo(line + f"{len(outcomes) - sent - failed - unsure} to retry later")
 
 
 class _Progress:
@@ -158,7 +160,7 @@ class _Progress:
     def step(self, outcome: Any) -> None:
         if self.bar is not None:
             self.bar.update(1)
-        if self.verbose or outcome.status in (SendStatus.FAILED, SendStatus.RETRY):
+        if self.verbose or outcome.status != SendStatus.SENT:
             echo_outcome(outcome)
 
 
@@ -224,12 +226,7 @@ def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
             f"window {edition.window_start:%Y-%m-%d %H:%M} - "
             f"{edition.window_end:%Y-%m-%d %H:%M} UTC; deliveries {counts or 'none'}"
         )
-        if counts.get(DeliveryStatus.SENDING):
-            typer.echo(
-                f"warning: {counts['sending']} delivery(ies) stuck in 'sending': "
-                "a send stopped midway (a crash, or a sender error in the log); "
-                "check the mail log before re-sending"
-            )
+        _echo_unsure(store.unsure_deliveries(session, edition.id))
         section = None
         for story in edition.stories:
             if story["section"] != section:
@@ -237,6 +234,53 @@ def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
                 typer.echo(f"\n## {section}")
             sources = ", ".join(src["name"] for src in story["sources"])
             typer.echo(f"- {story['title']} ({sources})\n  {story['url']}")
+
+
+def _echo_unsure(rows: list[UnsureDelivery]) -> None:
+    if not rows:
+        return
+    typer.echo(
+        f"\n{len(rows)} unsure delivery(ies): the connection ended after the message was "
+        "sent, before the server said it was accepted (or a worker died then). It may "
+        "have arrived; brief never resends these by itself. Look for the Message-ID in "
+        "your mail server's log, then:\n"
+        "  brief editions mark-sent ID...   it arrived\n"
+        "  brief editions resend ID...      it did not: send it again"
+    )
+    for row in rows:
+        when = f"{row.claimed_at:%Y-%m-%d %H:%M} UTC" if row.claimed_at else "?"
+        typer.echo(f"  {row.id:>6}  {row.recipient}  {row.message_id or ''}  {when}")
+        if row.last_error:
+            typer.echo(f"          {row.last_error}")
+
+
+@editions_app.command("resend")
+def editions_resend(
+    delivery_ids: Annotated[list[int], typer.Argument(help="Unsure delivery ids.")],
+) -> None:
+    """Send unsure deliveries again (they did not arrive); the next send takes them."""
+    with session_scope(state.engine) as session:
+        changed = store.resend_unsure(session, delivery_ids, now())
+    _echo_resolved(delivery_ids, changed, "pending again: the next send takes them")
+
+
+@editions_app.command("mark-sent")
+def editions_mark_sent(
+    delivery_ids: Annotated[list[int], typer.Argument(help="Unsure delivery ids.")],
+) -> None:
+    """Record unsure deliveries as sent (the mail log shows they arrived)."""
+    with session_scope(state.engine) as session:
+        changed = store.mark_unsure_sent(session, delivery_ids, now())
+    _echo_resolved(delivery_ids, changed, "recorded as sent")
+
+
+def _echo_resolved(asked: list[int], changed: list[int], what: str) -> None:
+    if changed:
+        typer.echo(f"{', '.join(map(str, changed))}: {what}")
+    skipped = sorted(set(asked) - set(changed))
+    if skipped:
+        typer.echo(f"{', '.join(map(str, skipped))}: not unsure deliveries; left as they are")
+        raise typer.Exit(1)
 
 
 # -- subscribers -----------------------------------------------------------

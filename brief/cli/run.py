@@ -32,10 +32,13 @@ def _print_report(report: RunReport, where: str) -> None:
     typer.echo(f"edition {report.edition_date} ({verb}): {report.stories} stories")
     for outcome in report.deliveries:
         echo_outcome(outcome)
-    typer.echo(
+    line = (
         f"messages: {report.count('sent')} sent to {where}, "
         f"{report.count('failed') + report.count('retry')} failed"
     )
+    if report.count("unsure"):
+        line += f", {report.count('unsure')} unsure (see `brief editions show`)"
+    typer.echo(line)
 
 
 def _run(settings: Settings) -> RunReport:
@@ -43,7 +46,8 @@ def _run(settings: Settings) -> RunReport:
         state.engine,
         plan=runtime.edition_plan(settings),
         ctx=runtime.mail_context(settings),
-        sender=runtime.sender(settings),
+        mailer=runtime.mailer(settings),
+        batch=runtime.batch_config(settings),
         ingest=runtime.ingest_config(settings),
         processes=runtime.ingest_processes(),
         now=now,

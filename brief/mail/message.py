@@ -32,14 +32,16 @@ def make_message_id(kind: str, key: str, domain: str) -> str:
     return f"<{left}@{domain.lower()}>"
 
 
-def _single_line(value: str, what: str) -> str:
+def single_line(value: str, what: str) -> str:
+    """``value`` if it holds no CR/LF; shared with brief.mail.prepared."""
     if "\r" in value or "\n" in value:
         raise InputError(f"{what} must be a single line (CR/LF would inject headers): {value!r}")
     return value
 
 
-def _address(value: str, what: str) -> str:
-    _single_line(value, what)
+def address(value: str, what: str) -> str:
+    """``value`` if it is one line holding an address (``Name <a@b>`` or ``a@b``)."""
+    single_line(value, what)
     if "@" not in parseaddr(value)[1]:
         raise InputError(f"{what} is not an email address: {value!r}")
     return value
@@ -53,13 +55,13 @@ def list_unsubscribe(url: str | None, mailto: str | None) -> tuple[str | None, b
     targets = []
     one_click = False
     if url:
-        _single_line(url, "unsubscribe URL")
+        single_line(url, "unsubscribe URL")
         if urlsplit(url).scheme not in ("http", "https"):
             raise InputError(f"unsubscribe URL must be http(s): {url!r}")
         targets.append(f"<{url}>")
         one_click = True
     if mailto:
-        _single_line(mailto, "unsubscribe mailto")
+        single_line(mailto, "unsubscribe mailto")
         uri = mailto if mailto.startswith("mailto:") else f"mailto:{mailto}?subject=unsubscribe"
         targets.append(f"<{uri}>")
     # One target per line: folded by hand, so each long URL stays intact.
@@ -84,11 +86,11 @@ def build_message(
     if date.tzinfo is None:
         raise InputError("the Date of a message must be timezone-aware")
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = _address(sender, "sender")
-    msg["To"] = _address(to, "recipient")
-    msg["Subject"] = _single_line(rendered.subject, "subject")
+    msg["From"] = address(sender, "sender")
+    msg["To"] = address(to, "recipient")
+    msg["Subject"] = single_line(rendered.subject, "subject")
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = _single_line(message_id, "Message-ID")
+    msg["Message-ID"] = single_line(message_id, "Message-ID")
     unsubscribe, one_click = list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
     if unsubscribe:
         msg.set_raw("List-Unsubscribe", unsubscribe)

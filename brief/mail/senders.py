@@ -8,13 +8,18 @@ import re
 import smtplib
 import ssl as ssl_module
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
 from brief.errors import MailError, MailPermanentError, MailTransientError
+from brief.mail.smtp_session import SendOutcome, SendReply
 
 
 class EmailSender(Protocol):
@@ -117,16 +122,15 @@ class SMTPSender:
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
-def _message_key(message: EmailMessage, data: bytes) -> str:
+def _file_key(message_id: str, data: bytes) -> str:
     """A file-name-safe key: the Message-ID, or a hash of the bytes when there is none."""
-    message_id = str(message.get("Message-ID", "")).strip().strip("<>")
-    key = _UNSAFE_NAME.sub("_", message_id).strip("._")[:150]
+    key = _UNSAFE_NAME.sub("_", message_id.strip().strip("<>")).strip("._")[:150]
     return key or hashlib.sha256(data).hexdigest()[:32]
 
 
-def _stamp(message: EmailMessage) -> str:
+def _stamp(date: str | None) -> str:
     try:
-        when = parsedate_to_datetime(str(message["Date"]))
+        when = parsedate_to_datetime(str(date))
     except (TypeError, ValueError):
         when = datetime.now(UTC)
     if when.tzinfo is not None:
@@ -139,6 +143,8 @@ class OutboxSender:
 
     Writes are atomic (temp file + os.replace), and a message whose Message-ID is
     already in the outbox replaces that file instead of adding a second one.
+    ``session()`` is the batch sender's side of it: a "connection" that writes the
+    bytes it is given, as an SMTP session sends them.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -147,26 +153,61 @@ class OutboxSender:
     def __repr__(self) -> str:
         return f"OutboxSender({str(self.directory)!r})"
 
-    def _path_for(self, message: EmailMessage, data: bytes) -> Path:
-        key = _message_key(message, data)
+    def write(self, data: bytes, *, message_id: str, date: str | None) -> Path:
+        """Write one message's bytes; raises OSError."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        key = _file_key(message_id, data)
         existing = sorted(self.directory.glob(f"*--{key}.eml"))
-        return existing[0] if existing else self.directory / f"{_stamp(message)}--{key}.eml"
+        path = existing[0] if existing else self.directory / f"{_stamp(date)}--{key}.eml"
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
 
     def send(self, message: EmailMessage) -> str:
+        data = message.as_bytes()
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            data = message.as_bytes()
-            path = self._path_for(message, data)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".eml")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            path = self.write(
+                data, message_id=str(message.get("Message-ID", "")), date=message.get("Date")
+            )
         except OSError as exc:  # full disk, permissions: may be fixed by the operator
             raise MailTransientError(
                 _recipient(message), f"cannot write to outbox {self.directory}: {exc}"
             ) from exc
         return str(path)
+
+    @contextmanager
+    def session(self) -> Iterator[OutboxSession]:
+        yield OutboxSession(self)
+
+
+class OutboxSession:
+    """The outbox as the batch sender's mail session: every message "accepted" on write."""
+
+    def __init__(self, outbox: OutboxSender) -> None:
+        self.outbox = outbox
+
+    def send(
+        self,
+        envelope_from: str,
+        recipient: str,
+        data: bytes,
+        *,
+        before_end: Callable[[], None] | None = None,
+    ) -> SendReply:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(data)
+        if before_end is not None:
+            before_end()  # as over SMTP: recorded `sending` before the message is final
+        try:
+            path = self.outbox.write(
+                data, message_id=str(headers.get("Message-ID", "")), date=headers.get("Date")
+            )
+        except OSError as exc:
+            text = f"cannot write to outbox {self.outbox.directory}: {exc}"
+            return SendReply(SendOutcome.TRANSIENT, None, text)
+        return SendReply(SendOutcome.SENT, 250, str(path))

@@ -148,7 +148,7 @@ class Stack:
 
     def deliveries_settled(self) -> bool:
         """No delivery is waiting to be sent or being sent."""
-        return not {"pending", "sending"} & set(_statuses(self.engine))
+        return not {"pending", "claimed", "sending"} & set(_statuses(self.engine))
 
 
 def _databases(kind: str, tmp: Path) -> tuple[str, str]:
@@ -330,3 +330,25 @@ def test_worker_with_beat_makes_and_sends_the_edition_on_schedule(tmp_path: Path
             edition = store.latest_edition(session)
             assert edition is not None and edition.window_end == at
             assert len(edition.stories) == 5
+
+
+def test_rows_no_task_was_queued_for_are_sent_by_the_sweep(tmp_path: Path) -> None:
+    """The database, not the broker, is the record of what is left to send: pending
+    deliveries whose tasks were lost (here: never queued) go out with the next sweep."""
+    from brief.editions import build_edition
+    from tests.factories import CTX, add_feed_with_articles, plan
+
+    with running_stack("redis", tmp_path, beat=True) as stack:
+        now = datetime.now(UTC)
+        with session_scope(stack.engine) as session:
+            add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake"], now=now)
+            for n in range(30):
+                store.add_subscriber(session, f"reader{n}@example.org", now=now)
+            edition, _ = build_edition(session, plan(), CTX, day=now.date(), now=now)
+            store.create_deliveries(session, edition.id, now)
+        received = stack.wait_for_mail(30, timeout=90)
+        stack.wait(lambda: _statuses(stack.engine) == {"sent": 30}, 30, "deliveries marked sent")
+        assert stack.succeeded("brief.sweep_deliveries") >= 1
+        assert sorted(r.rcpt_tos[0] for r in received) == sorted(
+            f"reader{n}@example.org" for n in range(30)
+        )

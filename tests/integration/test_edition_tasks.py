@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,13 +64,13 @@ def test_a_story_that_fails_is_left_out_not_the_edition(engine: Engine, configur
     assert again["edition_id"] == result["edition_id"] and not again["created"]
 
 
-def test_the_send_tasks_queue_one_send_per_pending_delivery(
-    engine: Engine, configured: None, monkeypatch: pytest.MonkeyPatch
+def test_the_send_tasks_create_rows_then_queue_batches_that_send_them(
+    engine: Engine, configured: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from tasks import mail
 
-    queued: list[int] = []
-    monkeypatch.setattr(mail.send_delivery, "delay", queued.append)
+    queued: list[tuple[object, ...]] = []
+    monkeypatch.setattr(mail.send_batch, "apply_async", _recording(queued))
     monkeypatch.setattr(mail, "utcnow", lambda: NOW + timedelta(minutes=1))
     with session_scope(engine) as session:
         add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
@@ -79,13 +79,61 @@ def test_the_send_tasks_queue_one_send_per_pending_delivery(
         edition, _ = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
         early_id, late_id, edition_id = early.id, late.id, edition.id
     with session_scope(engine) as session:
-        assert store.pending_delivery_ids(session, edition_id) == []
+        assert store.count_pending(session, edition_id) == 0
 
     assert mail.send_due.run() == 1  # only the reader whose morning it is
     with session_scope(engine) as session:
-        [first] = store.pending_delivery_ids(session, edition_id, subscriber_id=early_id)
-    assert queued == [first]
-    welcome = mail.send_welcome.run(late_id)  # a new reader gets the edition at once
-    assert welcome is not None and queued == [first, welcome]
-    # The nothing-sent-yet rows go again with the next send of the whole edition.
-    assert mail.send_edition.run(edition_id) == 2 and queued[2:] == [first, welcome]
+        assert store.count_pending(session, edition_id, subscriber_id=early_id) == 1
+    assert queued == [(None,)]  # one batch's worth: one send_batch task
+    assert mail.send_welcome.run(late_id) == 1  # a new reader gets the edition at once
+    assert len(queued) == 2
+    # The nothing-sent-yet rows go with the next send of the whole edition.
+    assert mail.send_edition.run(edition_id) == 2 and len(queued) == 3
+
+    # A send_batch sends every due row (here into the outbox: no SMTP configured).
+    done = mail.send_batch.run()
+    assert done["claimed"] == 2 and done["sent"] == 2 and done["stopped"] is None
+    outbox = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(outbox) == 2
+    assert mail.send_batch.run()["claimed"] == 0 and len(queued) == 3  # nothing left
+    assert mail.send_edition.run(edition_id) == 0 and len(queued) == 3
+
+
+def test_the_sweep_frees_a_dead_batch_and_queues_its_rows(
+    engine: Engine, configured: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks import mail
+
+    queued: list[tuple[object, ...]] = []
+    monkeypatch.setattr(mail.send_batch, "apply_async", _recording(queued))
+    with session_scope(engine) as session:
+        add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
+        for n in range(3):
+            store.add_subscriber(session, f"r{n}@x.test", now=NOW)
+        edition, _ = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+        store.create_deliveries(session, edition.id, NOW)
+    # A worker claims a batch, starts the first message and dies.
+    lease = timedelta(minutes=10)
+    with session_scope(engine) as session:
+        first, *_ = store.claim_batch(session, limit=9, lease=lease, now=NOW)
+        store.mark_progress(session, sent=None, sending=first)
+
+    monkeypatch.setattr(mail, "utcnow", lambda: NOW + timedelta(minutes=1))
+    live = mail.sweep_deliveries.run()
+    assert (live["released"], live["unsure"], live["due"], live["active"]) == (0, 0, 0, 3)
+    assert queued == []
+    monkeypatch.setattr(mail, "utcnow", lambda: NOW + lease + timedelta(seconds=1))
+    swept = mail.sweep_deliveries.run()
+    assert (swept["released"], swept["unsure"], swept["due"]) == (2, 1, 2)
+    assert swept["queued"] == 1 and queued == [(None,)]
+
+
+def _recording(queued: list[tuple[object, ...]]) -> Callable[..., None]:
+    """send_batch.apply_async, recording the arguments; the time limits come from the
+    lease (BRIEF_SEND_LEASE_SECONDS, 600 s by default), within it."""
+
+    def apply_async(args: tuple[object, ...], **options: float) -> None:
+        assert options == {"soft_time_limit": 360.0, "time_limit": 480.0}
+        queued.append(args)
+
+    return apply_async

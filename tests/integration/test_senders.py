@@ -14,6 +14,7 @@ from brief.errors import MailPermanentError, MailTransientError
 from brief.mail.message import build_message, make_message_id
 from brief.mail.render import render_digest
 from brief.mail.senders import EmailSender, OutboxSender, SMTPSender
+from brief.mail.smtp_session import SendOutcome, SendReply
 from brief.types import Digest, Recipient, RenderedEmail, Section, Source, Story
 from tests.smtpserver import SMTPServer, free_port
 
@@ -174,3 +175,27 @@ def test_outbox_that_cannot_be_written_is_transient(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(MailTransientError, match="cannot write to outbox"):
         OutboxSender(blocker / "outbox").send(message())
+
+
+def test_the_outbox_session_writes_what_the_batch_sender_gives_it(tmp_path: Path) -> None:
+    data = message().as_bytes(policy=message().policy.clone(linesep="\r\n"))
+    calls: list[str] = []
+    with OutboxSender(tmp_path).session() as session:
+        reply = session.send(
+            "brief@example.com", "reader@example.com", data, before_end=lambda: calls.append("x")
+        )
+        again = session.send("brief@example.com", "reader@example.com", data)
+    assert reply == SendReply(SendOutcome.SENT, 250, reply.text) and calls == ["x"]
+    path = Path(reply.text)
+    # The same file name as OutboxSender.send gives the same message; once per Message-ID.
+    assert path.name == "20261125T060000Z--brief.digest.2026-11-25.42@example.com.eml"
+    assert again.text == reply.text and path.read_bytes() == data
+    assert read_eml(path)["To"] == "reader@example.com"
+
+
+def test_an_outbox_session_that_cannot_write_is_transient(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with OutboxSender(blocker / "outbox").session() as session:
+        reply = session.send("brief@example.com", "reader@example.com", message().as_bytes())
+    assert reply.outcome == SendOutcome.TRANSIENT and "cannot write to outbox" in reply.text
