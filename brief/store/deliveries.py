@@ -97,6 +97,9 @@ class UnsureDelivery:
     last_error: str | None
 
 
+INSERT_CHUNK = 5000  # rows per INSERT: PostgreSQL takes at most 65535 parameters
+
+
 def add_pending_deliveries(
     session: Session, edition_id: int, recipients: Iterable[tuple[int, str]], now: datetime
 ) -> int:
@@ -112,7 +115,10 @@ def add_pending_deliveries(
         }
         for subscriber_id, email in recipients
     ]
-    return insert_ignoring_conflicts(session, Delivery, rows)
+    return sum(
+        insert_ignoring_conflicts(session, Delivery, rows[i : i + INSERT_CHUNK])
+        for i in range(0, len(rows), INSERT_CHUNK)
+    )
 
 
 def create_deliveries(
