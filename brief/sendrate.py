@@ -62,6 +62,8 @@ RETRY_SECONDS = 1.0  # Redis down: try it again after this long
 REFRESH_SECONDS = 1.0  # how often a process reads the back-offs other workers set
 REDIS_TIMEOUT = 0.5  # seconds; a send never waits longer on Redis than about this
 _MAX_KEYS = 10_000  # memory: forget full buckets and old back-offs beyond this many
+_EPSILON = 1e-9
+_US = 1_000_000  # Redis counts time in microseconds
 
 T = TypeVar("T")
 
@@ -101,10 +103,11 @@ def shortfall(tokens: float, n: int, rate: float) -> float:
     """Seconds until `n` tokens are there (0.0: now).
 
     A chunk larger than the bucket passes when the bucket is full, leaving it in
-    debt: the average rate holds, whatever the chunk.
+    debt: the average rate holds, whatever the chunk. Waits are whole microseconds,
+    as in Redis, and a token short by a rounding error is there.
     """
-    need = min(float(n), capacity(rate))
-    return 0.0 if tokens >= need else (need - tokens) / rate
+    need = min(float(n), capacity(rate)) - _EPSILON
+    return 0.0 if tokens >= need else math.ceil((need - tokens) / rate * _US) / _US
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,14 @@ class Backoff:
 def next_backoff(
     current: Backoff | None, now: float, seconds: float, cap: float = MAX_BACKOFF
 ) -> Backoff:
+    """A domain's back-off after a 421/451 at `now`; `current` is the one remembered."""
+    seconds = min(seconds, cap)
     if current is not None and current.until > now:  # the same incident
         return Backoff(max(current.until, now + seconds), current.delay)
     if current is not None and now - current.until <= cap:  # again: double
         delay = min(cap, max(seconds, 2 * current.delay))
     else:
-        delay = min(cap, seconds)
+        delay = seconds
     return Backoff(now + delay, delay)
 
 
@@ -294,7 +299,7 @@ for i, rate in ipairs({tonumber(ARGV[3]), tonumber(ARGV[4])}) do
     if s[1] then
       tokens = math.min(cap(rate), tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * rate / 1e6)
     end
-    local need = math.min(n, cap(rate))
+    local need = math.min(n, cap(rate)) - 1e-9
     if tokens < need then wait = math.max(wait, math.ceil((need - tokens) * 1e6 / rate)) end
     buckets[#buckets + 1] = {key, rate, tokens}
   end
@@ -313,7 +318,8 @@ _BACKOFF = (
     _NOW
     + """
 -- KEYS: back-offs; ARGV: domain, seconds (us), cap (us). As next_backoff().
-local seconds, cap = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cap = tonumber(ARGV[3])
+local seconds = math.min(tonumber(ARGV[2]), cap)
 local untl, delay
 local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if entry then
@@ -326,7 +332,7 @@ elseif untl and now - untl <= cap then
   delay = math.min(cap, math.max(seconds, 2 * delay))
   untl = now + delay
 else
-  delay = math.min(cap, seconds)
+  delay = seconds
   untl = now + delay
 end
 redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f %.0f', untl, delay))
@@ -366,8 +372,6 @@ end
 return out
 """
 )
-
-_US = 1_000_000
 
 
 def _text(value: Any) -> str:

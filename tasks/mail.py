@@ -4,11 +4,12 @@
         -> brief.sending.send_pending (rows committed) -> send_batch x as many as useful
     send_batch -> brief.batch.send_batches until nothing is due or its budget is spent
         (then it queues its successor)
-    sweep_deliveries (beat, every SWEEP_SECONDS, and at worker start)
+    sweep_deliveries (the beat, every 15 s, and at worker start)
         -> expired claims back to pending, expired sends unsure -> send_batch for what is due
 
-The database is the record of what is left to send: a lost queue, a killed worker or a
-database restart delays mail by seconds (the next sweep), never loses it.
+The database is the record of what is left to send: a lost queue or a database restart
+delays mail by seconds (the next sweep), never loses it; the rows a killed worker had
+claimed come back when their lease ends (BRIEF_SEND_LEASE_SECONDS).
 """
 
 from __future__ import annotations

@@ -227,12 +227,21 @@ class _Handler:
 class FaultSMTPServer:
     """An aiosmtpd server on loopback that misbehaves as ``faults`` says."""
 
-    def __init__(self, faults: Faults | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        *,
+        port: int | None = None,
+        idle_timeout: float = 300.0,
+    ) -> None:
+        """``idle_timeout``: seconds without a command before the server hangs up."""
         self.faults = faults or Faults()
         self.host = HOST
         self.port = port or free_port()
         self._handler = _Handler(self.faults)
-        self._controller = _Controller(self._handler, hostname=HOST, port=self.port)
+        self._controller = _Controller(
+            self._handler, hostname=HOST, port=self.port, timeout=idle_timeout
+        )
 
     @property
     def taken(self) -> list[Taken]:

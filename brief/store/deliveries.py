@@ -26,16 +26,18 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    literal,
     null,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.orm import Session
 
 from brief.models import Delivery, Edition, Subscriber, UTCDateTime
-from brief.store._sql import insert_ignoring_conflicts
+from brief.store._sql import dialect_insert
 from brief.types import DeliveryStatus, SubscriberStatus
 
 _TABLE = cast(Table, Delivery.__table__)  # Core: statements built once, executemany by id
@@ -97,34 +99,36 @@ class UnsureDelivery:
     last_error: str | None
 
 
-def add_pending_deliveries(
-    session: Session, edition_id: int, recipients: Iterable[tuple[int, str]], now: datetime
-) -> int:
-    """Pending deliveries of an edition to (subscriber id, address) pairs; existing ones kept."""
-    rows = [
-        {
-            "edition_id": edition_id,
-            "subscriber_id": subscriber_id,
-            "recipient": email,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "created_at": now,
-        }
-        for subscriber_id, email in recipients
-    ]
-    return insert_ignoring_conflicts(session, Delivery, rows)
+IDS_PER_INSERT = 5000  # PostgreSQL takes at most 65535 parameters per statement
+
+
+def _insert_pending(session: Session, edition_id: int, now: datetime, which: Any) -> int:
+    """Pending deliveries of an edition for the active subscribers ``which`` selects, in
+    one INSERT ... SELECT (no row goes through Python); existing ones kept."""
+    subscribers = select(
+        literal(edition_id),
+        Subscriber.id,
+        Subscriber.email,
+        literal(DeliveryStatus.PENDING.value),
+        literal(0),
+        literal(now, UTCDateTime()),
+    ).where(Subscriber.status == SubscriberStatus.ACTIVE, which)
+    columns = ["edition_id", "subscriber_id", "recipient", "status", "attempts", "created_at"]
+    stmt = (
+        dialect_insert(session)(Delivery)
+        .from_select(columns, subscribers)
+        .on_conflict_do_nothing()
+        .returning(Delivery.id)  # counts reliably where rowcount does not
+    )
+    return len(session.execute(stmt).all())
 
 
 def create_deliveries(
     session: Session, edition_id: int, now: datetime, *, subscriber_id: int | None = None
 ) -> int:
     """One pending Delivery per active subscriber (or only this one) who has none yet."""
-    query = select(Subscriber.id, Subscriber.email).where(
-        Subscriber.status == SubscriberStatus.ACTIVE
-    )
-    if subscriber_id is not None:
-        query = query.where(Subscriber.id == subscriber_id)
-    return add_pending_deliveries(session, edition_id, session.execute(query).all(), now)
+    which = true() if subscriber_id is None else Subscriber.id == subscriber_id
+    return _insert_pending(session, edition_id, now, which)
 
 
 def count_pending(session: Session, edition_id: int, *, subscriber_id: int | None = None) -> int:
@@ -502,13 +506,14 @@ def create_due_deliveries(session: Session, edition: Edition, now: datetime) -> 
 
     have = select(Delivery.subscriber_id).where(Delivery.edition_id == edition.id)
     waiting = session.execute(
-        select(
-            Subscriber.id, Subscriber.email, Subscriber.timezone, Subscriber.delivery_hour
-        ).where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.id.not_in(have))
+        select(Subscriber.id, Subscriber.timezone, Subscriber.delivery_hour).where(
+            Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.id.not_in(have)
+        )
     ).all()
     due = [
-        (sid, email)
-        for sid, email, zone, hour in waiting
-        if is_due(now, edition.created_at, ZoneInfo(zone), hour)
+        sid for sid, zone, hour in waiting if is_due(now, edition.created_at, ZoneInfo(zone), hour)
     ]
-    return add_pending_deliveries(session, edition.id, due, now)
+    return sum(
+        _insert_pending(session, edition.id, now, Subscriber.id.in_(due[i : i + IDS_PER_INSERT]))
+        for i in range(0, len(due), IDS_PER_INSERT)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, select
 
 from brief import store
@@ -190,3 +191,21 @@ def test_a_250_lands_even_on_a_row_the_sweep_made_unsure(engine: Engine) -> None
         )
     [row] = _rows(engine)
     assert (row.status, row.message_id) == ("sent", "<m@x>")
+
+
+def test_due_deliveries_for_more_subscribers_than_one_statement_can_name(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brief.store import deliveries
+
+    monkeypatch.setattr(deliveries, "IDS_PER_INSERT", 4)  # as 100,000 readers on PostgreSQL
+    edition_id = _edition_with(engine, 0)
+    with session_scope(engine) as session:
+        for n in range(10):
+            store.add_subscriber(session, f"r{n}@x.test", now=NOW)
+    with session_scope(engine) as session:
+        edition = store.get_edition(session, edition_id)
+        assert store.create_due_deliveries(session, edition, NOW) == 10
+        assert store.create_due_deliveries(session, edition, NOW) == 0
+        assert store.create_deliveries(session, edition_id, NOW) == 0
+        assert store.count_pending(session, edition_id) == 10

@@ -158,6 +158,15 @@ def test_the_server_dropping_idle_connections_is_invisible(
     assert session.connects == server.connections > 1
 
 
+def test_a_connection_closed_while_idle_is_reopened(prepared: PreparedMessage) -> None:
+    with FaultSMTPServer(idle_timeout=0.2) as smtp, session_for(smtp) as session:
+        assert session.send(FROM, *message(prepared, 1)).outcome is SendOutcome.SENT
+        time.sleep(0.6)  # the server hangs up meanwhile
+        assert session.send(FROM, *message(prepared, 2)).outcome is SendOutcome.SENT
+        assert len(smtp.wait_for(2)) == 2
+    assert session.connects == 2
+
+
 def test_421_at_mail_from_reconnects(server: FaultSMTPServer, prepared: PreparedMessage) -> None:
     server.faults.mail = every(3, SHUTTING_DOWN)
     with session_for(server) as session:
