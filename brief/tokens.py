@@ -6,6 +6,7 @@ used for another.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -20,7 +21,10 @@ MANAGE_MAX_AGE = 400 * 24 * 3600
 UNSUBSCRIBE_MAX_AGE = 400 * 24 * 3600  # links in old emails must keep working
 
 
+@functools.lru_cache(maxsize=64)
 def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    # Made once per (secret, purpose): the mailer signs two links per message, and
+    # building a serializer (key derivation included) costs more than signing.
     return URLSafeTimedSerializer(secret, salt=f"brief.{purpose}")
 
 
