@@ -13,7 +13,7 @@ from sqlalchemy import text
 from brief import store, subscriptions, tokens
 from brief.db import session_scope
 from brief.errors import ForbiddenError, InputError, NotFoundError
-from brief.subscriptions import check_hour, check_timezone
+from brief.subscriptions import check_hour, check_sections, check_timezone
 from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_token
 from brief.web.deps import CHECK_INBOX, Services, Svc, ip_allowed
 from brief.web.security import (
@@ -249,7 +249,7 @@ def save_preferences(
             status=403,
             notice="This form has expired; nothing was changed. Try again.",
         )
-    wanted = [s for s in sections or [] if s in svc.settings.sections] or None
+    wanted = check_sections(sections or [], svc.settings.sections)
     hour = _hour(delivery_hour)
     with session_scope(svc.engine) as session:
         subscriptions.update_preferences(

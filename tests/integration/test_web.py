@@ -239,7 +239,7 @@ def test_preferences_change_sections_zone_hour_and_pause(
         path,
         data={
             "csrf_token": token,
-            "sections": ["sport", "nope"],
+            "sections": ["sport"],
             "timezone": "Asia/Tokyo",
             "delivery_hour": "5",
             "paused": "1",
@@ -254,6 +254,9 @@ def test_preferences_change_sections_zone_hour_and_pause(
         5,
         "paused",
     )
+    sprot = client.post(path, data={"csrf_token": token, "sections": ["sport", "sprot"]})
+    assert sprot.status_code == 400 and "unknown section(s) sprot" in sprot.text
+    assert subscriber(engine, "pref@example.org").sections == ["sport"]  # type: ignore[union-attr]
     bad_zone = client.post(
         path, data={"csrf_token": token, "timezone": "Mars/Base", "delivery_hour": "5"}
     )
@@ -379,13 +382,19 @@ def test_operator_feeds_subscribers_import_and_stats(client: TestClient, engine:
         client.post("/api/feeds", json={"url": "javascript:alert(1)"}, headers=auth()).status_code
         == 400
     )
+    worl = client.post(
+        "/api/feeds", json={"url": "https://y.test/rss", "section": "worl"}, headers=auth()
+    )
+    assert worl.status_code == 400 and "unknown section 'worl'" in worl.json()["detail"]
     imported = client.post(
         "/api/subscribers/import",
         headers={**auth(), "content-type": "text/csv"},
-        content=b"email\na@example.org\nnope\nb@example.org,Asia/Tokyo\n",
+        content=b"email\na@example.org\nnope\nb@example.org,Asia/Tokyo\nc@example.org,,sprot\n",
     )
     assert imported.status_code == 200
-    assert imported.json()["added"] == 2 and imported.json()["rejected"][0]["line"] == 3
+    rejected = imported.json()["rejected"]
+    assert imported.json()["added"] == 2 and [r["line"] for r in rejected] == [3, 5]
+    assert "unknown section(s) sprot" in rejected[1]["reason"]
     listing = client.get("/api/subscribers?status=active&per_page=1&page=2", headers=auth())
     assert listing.json()["total"] == 2 and [s["email"] for s in listing.json()["items"]] == [
         "b@example.org"
