@@ -116,6 +116,11 @@ def why_empty(supply: Supply, window: Window) -> str:
             f"no edition made: no new articles; the newest is from {supply.newest:%Y-%m-%d %H:%M} "
             f"UTC, before this edition's window ({span})"
         )
+    if supply.newest >= window[1]:
+        return (
+            f"no edition made: no article in this edition's window ({span}); the newest, "
+            f"from {supply.newest:%Y-%m-%d %H:%M} UTC, is for the next edition"
+        )
     return f"no edition made: no article in the window ({span}) made a story"
 
 

@@ -331,7 +331,10 @@ def test_building_with_no_stories_says_why_and_is_not_a_client_error(
     built = client.post("/api/editions", json={"send": True}, headers=auth())
     assert built.status_code == 200, built.text
     assert built.json()["edition"] is None and built.json()["created"] is False
-    assert "no edition made: there are no feeds" in built.json()["reason"] and built.json()["send_task_id"] is None
+    assert (
+        "no edition made: there are no feeds" in built.json()["reason"]
+        and built.json()["send_task_id"] is None
+    )
     assert client.get("/api/editions", headers=auth()).json() == []
     assert queue.sent == []
 

@@ -242,3 +242,4 @@ def test_why_an_edition_is_empty() -> None:
     assert "the newest is from 2026-02-20 09:30 UTC" in stale
     assert "(2026-03-01 06:00 to 2026-03-02 06:00 UTC)" in stale
     assert "made a story" in why_empty(Supply(3, 0, window[0]), window)
+    assert "is for the next edition" in why_empty(Supply(3, 0, window[1]), window)
