@@ -210,6 +210,25 @@ def test_bad_confirm_tokens_change_nothing(client: TestClient, engine: Engine, t
     assert sub is not None and sub.status == "pending"
 
 
+@pytest.mark.parametrize("subject", ["abc", "1.5", "-1", "0", "²", "", str(2**70), 2**70, -5])
+def test_no_token_content_gives_a_500(client: TestClient, subject: int | str) -> None:
+    # Signed with the real secret: only the subject is odd.
+    for purpose, path in (
+        (CONFIRM, "confirm"),
+        (MANAGE, "preferences"),
+        (UNSUBSCRIBE, "unsubscribe"),
+    ):
+        token = make_token(SECRET, purpose, subject)
+        page = client.get(f"/{path}/{token}")
+        assert page.status_code == 400 and "not valid" in page.text, (path, subject)
+    one_click = client.post(
+        f"/unsubscribe/{make_token(SECRET, UNSUBSCRIBE, subject)}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 400
+
+
 def test_an_expired_confirm_token_is_refused(
     client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
