@@ -177,6 +177,24 @@ def test_a_1mb_body_is_refused(client: TestClient) -> None:
     )
 
 
+def test_a_1mb_chunked_body_is_refused_with_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        for _ in range(64):
+            yield b"x" * 16384
+
+    for path in ("/subscribe", "/api/subscribe"):
+        answer = client.post(
+            path, content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer.status_code == 413, path
+    small = client.post(
+        "/api/subscribe",
+        content=iter([b'{"email": "chunked', b'@example.org"}']),
+        headers={"content-type": "application/json"},
+    )
+    assert small.status_code == 202  # a small chunked body still gets through
+
+
 def test_confirm_activates_and_queues_the_welcome(
     client: TestClient, engine: Engine, queue: RecordingQueue
 ) -> None:
