@@ -32,6 +32,7 @@ from tests.factories import (
     add_feed_with_articles,
     plan,
 )
+from tests.smtpserver import free_port
 
 SECRET = "web-test-secret"
 ADMIN = "operator-token-123"
@@ -175,6 +176,25 @@ def test_a_1mb_body_is_refused(client: TestClient) -> None:
         ).status_code
         == 413
     )
+
+
+def test_subscribing_works_with_redis_down(
+    engine: Engine, tmp_path: Path, queue: RecordingQueue
+) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # the rate limits' Redis: nothing listens
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=engine.url.render_as_string(hide_password=False),
+        base_url="https://brief.test",
+        secret_key=SECRET,
+        redis_url=dead,
+    )
+    with TestClient(create_app(settings, queue=queue), base_url="https://brief.test") as client:
+        assert subscribe(client, "form@example.org").status_code == 200
+        answer = client.post("/api/subscribe", json={"email": "json@example.org"})
+        assert answer.status_code == 202
+    assert queue.names() == ["brief.send_confirmation"] * 2
 
 
 def test_a_1mb_chunked_body_is_refused_with_413(client: TestClient) -> None:
