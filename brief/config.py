@@ -9,6 +9,7 @@ values: ``brief.feeds``, ``brief.digest`` and ``brief.mail`` never import this.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -163,6 +164,9 @@ class Settings(BaseSettings):
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(2525, ge=1, le=65535)
     postal_address: str = ""
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks,
+    # comma-separated); from anyone else those headers are ignored. Empty: none.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Sending (the batched mailer).
     smtp_connections: int = Field(4, ge=1, le=64)  # parallel SMTP connections per worker
     send_batch_size: int = Field(200, ge=1, le=10_000)  # deliveries claimed at once
@@ -211,6 +215,20 @@ class Settings(BaseSettings):
     def _split_sections(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [s for s in (p.strip().lower() for p in value.split(",")) if s]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (like 10.0.0.2 or 10.0.0.0/24)"
+                ) from None
         return value
 
     @field_validator("smtp_url")

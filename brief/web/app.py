@@ -9,6 +9,7 @@ import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from brief import runtime
 from brief.config import Settings
@@ -72,6 +73,9 @@ def create_app(
         max_bytes=FORM_MAX_BYTES,
         large_paths={"/api/subscribers/import": IMPORT_MAX_BYTES},
     )
+    if settings.trusted_proxies:
+        # Outermost: the client address it sets is what the rate limits count.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(pages.router)
     app.include_router(api.router)
 

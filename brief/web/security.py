@@ -134,5 +134,6 @@ def csrf_ok(secret: str, cookie: str | None, field: str | None) -> bool:
 
 
 def client_ip(request: Request) -> str:
-    # Behind a proxy, run uvicorn with --proxy-headers so this is the real client.
+    # Behind a proxy listed in BRIEF_TRUSTED_PROXIES, the app has set this from
+    # X-Forwarded-For already; from anyone else that header is ignored.
     return request.client.host if request.client else "unknown"
