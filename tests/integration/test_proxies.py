@@ -1,55 +1,58 @@
-"""X-Forwarded-For is believed only from BRIEF_TRUSTED_PROXIES: a real uvicorn on
-loopback, and a client that makes up a new address for every request."""
+"""X-Forwarded-For is believed only from BRIEF_TRUSTED_PROXIES: `brief web` in a real
+process on loopback, and a client that makes up a new address for every request."""
 
 from __future__ import annotations
 
+import os
 import re
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from sqlalchemy import Engine
 
-from brief.config import Settings
-from brief.ratelimit import MemoryRateLimiter
-from brief.web.app import create_app
 from brief.web.deps import SUBSCRIBES_PER_IP_PER_HOUR
-from tests.factories import RecordingQueue
 from tests.smtpserver import free_port
 from tests.wait import wait_until
 
 
 @contextmanager
-def _serving(settings: Settings) -> Iterator[str]:
-    app = create_app(settings, queue=RecordingQueue(), limiter=MemoryRateLimiter())
+def _brief_web(tmp_path: Path, proxies: str) -> Iterator[str]:
+    """`brief web` in its own process, as an operator runs it."""
     port = free_port()
-    # As `brief web` runs it: uvicorn's own proxy handling off, the app decides.
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
+    env.update(
+        BRIEF_ENV_FILE="",
+        BRIEF_DATA_DIR=str(tmp_path / "data"),
+        BRIEF_SECRET_KEY="proxy-test-secret",
+        BRIEF_TRUSTED_PROXIES=proxies,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, 15, what="uvicorn")
+    log_path = tmp_path / "web.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "brief.cli", "web", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert process.poll() is None, log_path.read_text()
+        try:
+            return httpx.get(f"{base}/healthz").status_code == 200
+        except httpx.TransportError:
+            return False
+
     try:
-        yield f"http://127.0.0.1:{port}"
+        wait_until(up, 60, interval=0.2, what="brief web")
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _settings(engine: Engine, tmp_path: Path, proxies: list[str]) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        database_url=engine.url.render_as_string(hide_password=False),
-        secret_key="proxy-test-secret",
-        trusted_proxies=proxies,
-    )
+        process.terminate()
+        process.wait(30)
 
 
 def _accepted(base: str, attempts: int) -> int:
@@ -69,17 +72,15 @@ def _accepted(base: str, attempts: int) -> int:
     return accepted
 
 
-@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-def test_a_made_up_forwarded_for_does_not_bypass_the_limit(engine: Engine, tmp_path: Path) -> None:
+def test_a_made_up_forwarded_for_does_not_bypass_the_limit(tmp_path: Path) -> None:
     attempts = SUBSCRIBES_PER_IP_PER_HOUR + 10
-    with _serving(_settings(engine, tmp_path, [])) as base:
+    with _brief_web(tmp_path, "") as base:
         assert _accepted(base, attempts) == SUBSCRIBES_PER_IP_PER_HOUR
 
 
-@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
-def test_a_trusted_proxy_forwards_the_client_address(engine: Engine, tmp_path: Path) -> None:
+def test_a_trusted_proxy_forwards_the_client_address(tmp_path: Path) -> None:
     attempts = SUBSCRIBES_PER_IP_PER_HOUR + 10
-    with _serving(_settings(engine, tmp_path, ["127.0.0.1"])) as base:
+    with _brief_web(tmp_path, "127.0.0.1") as base:
         assert _accepted(base, attempts) == attempts  # each a different client
 
 
@@ -88,7 +89,6 @@ def test_a_bad_proxy_setting_names_itself(monkeypatch: pytest.MonkeyPatch) -> No
     from brief.errors import ConfigError
 
     monkeypatch.setenv("BRIEF_TRUSTED_PROXIES", "10.0.0.1, proxy.example.com")
-    with pytest.raises(
-        ConfigError, match=re.escape("BRIEF_TRUSTED_PROXIES: 'proxy.example.com' is not an IP")
-    ):
+    message = "BRIEF_TRUSTED_PROXIES: 'proxy.example.com' is not an IP"
+    with pytest.raises(ConfigError, match=re.escape(message)):
         load_settings()
