@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from brief.errors import FeedError, FeedGoneError, FeedParseError, FetchError, FetchRefusedError
+from brief.feeds.decoding import ACCEPT_ENCODING, CappedDecoder, DecodingError, TooLarge
 from brief.feeds.netguard import AddressPolicy, AddressRefused, Resolver, UnknownHost
 from brief.feeds.netguard import guarded_transport as _guarded_transport
 from brief.types import FetchResult
@@ -76,8 +77,13 @@ def make_client(config: FetchConfig, *, extra_connections: int = 0) -> httpx.Asy
         timeout=httpx.Timeout(config.timeout, connect=config.connect_timeout),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-        # httpx adds Accept-Encoding (gzip, deflate, and br/zstd when installed).
-        headers={"User-Agent": config.user_agent, "Accept": ACCEPT},
+        # Only what brief.feeds.decoding decodes under its cap (httpx would add br and
+        # zstd when their packages are installed, and decode them with no limit).
+        headers={
+            "User-Agent": config.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        },
     )
 
 
@@ -241,19 +247,24 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 
 async def _read_capped(url: str, response: httpx.Response, max_bytes: int) -> bytes:
-    # Content-Length can lie or be absent, so count while streaming too. The count is
-    # of decoded bytes, which also stops a small gzip bomb from expanding without end.
+    """The body, decoded, at most `max_bytes` of it (FeedParseError past that).
+
+    Content-Length can lie or be absent, so the decoded bytes are counted as they are
+    produced: the raw stream is decoded here, a bounded step at a time
+    (brief.feeds.decoding), never by httpx, which would inflate a bomb whole first.
+    """
     too_big = FeedParseError(url, f"response larger than {_size(max_bytes)}")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_big
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_big
-        chunks.append(chunk)
+    try:
+        decoder = CappedDecoder(response.headers.get("content-encoding"), max_bytes)
+        chunks = [decoder.feed(raw) async for raw in response.aiter_raw()]
+        chunks.append(decoder.flush())
+    except TooLarge:
+        raise too_big from None
+    except DecodingError as exc:
+        raise FeedParseError(url, str(exc)) from None
     return b"".join(chunks)
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import multiprocessing
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -248,3 +250,60 @@ def test_per_host_and_global_limits(server: FeedServer) -> None:
     server.max_in_flight = 0
     run(lambda c: fetch_all(Limiter(total=3, per_host=10), c))
     assert server.max_in_flight == 3
+
+
+# -- decompression bombs, peak memory measured in a child process -------------
+
+
+def _stacked_bomb(decoded: int) -> bytes:
+    """gzip(gzip(`decoded` zero bytes)): a few KB that httpx would inflate whole."""
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * MB
+    layer = b"".join(inner.compress(zeros) for _ in range(decoded // MB)) + inner.flush()
+    return gzip.compress(layer, compresslevel=9)
+
+
+def _fetch_in_child(url: str, queue: Any) -> None:
+    import resource
+
+    try:
+        get(url, max_bytes=10 * MB)
+        outcome = "fetched"
+    except FeedParseError as exc:
+        outcome = exc.message
+    queue.put((outcome, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+
+
+def _peak_of_fetch(url: str) -> tuple[str, int]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_fetch_in_child, args=(url, queue))
+    child.start()
+    try:
+        result: tuple[str, int] = queue.get(timeout=120)
+    finally:
+        child.join(30)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "expected"),
+    [
+        ("stacked", "gzip, gzip", "stacked content encodings (gzip, gzip) are refused"),
+        ("single", "gzip", "response larger than 10 MB"),
+    ],
+)
+def test_a_bomb_is_refused_within_bounded_memory(
+    server: FeedServer, name: str, encoding: str, expected: str
+) -> None:
+    decoded = 1024 * MB
+    if name == "stacked":
+        body = _stacked_bomb(decoded)  # ~3 KB
+    else:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        body = b"".join(packer.compress(b"\0" * MB) for _ in range(decoded // MB))
+        body += packer.flush()  # ~1 MB
+    url = server.add(f"/{name}.xml", body, headers={"Content-Encoding": encoding})
+    outcome, peak = _peak_of_fetch(url)
+    assert outcome == expected
+    assert peak < 300 * MB, f"peak {peak / MB:.0f} MB for a {len(body):,}-byte {name} bomb"
