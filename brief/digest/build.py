@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
-from brief.digest.kinds import is_live_blog, live_standfirst, not_news
+from brief.digest.kinds import is_live_blog, live_standfirst, not_news, not_news_by_title
 from brief.digest.rank import rank_groups, select
 from brief.digest.summarize import summarize_story
 from brief.digest.text import clean_text
@@ -84,8 +84,24 @@ def group_stories(
     if not kept:
         return []
     reference = now or (window[1] if window else max(a.published_at for a in kept))
-    groups = cluster_articles(kept, threshold=threshold)
+    groups = _news_apart(cluster_articles(kept, threshold=threshold))
     return rank_groups(groups, now=reference, sections=sections)
+
+
+def _news_apart(groups: Iterable[Sequence[ArticleRecord]]) -> list[Sequence[ArticleRecord]]:
+    """Groups with an article that is plainly not news by its title or link (a gallery,
+    a job ad) split: that article stands alone (and is left out), so it never lends a
+    story an outlet, a rank or a wrong "also reported by"."""
+    out: list[Sequence[ArticleRecord]] = []
+    for group in groups:
+        if len({a.source for a in group}) < 2:
+            out.append(group)
+            continue
+        news = [a for a in group if not not_news_by_title(a.title, a.link)]
+        kept = {a.id for a in news}
+        out.extend([news] if news else [])
+        out.extend([a] for a in group if a.id not in kept)
+    return out
 
 
 def _article_left_out(article: ArticleRecord) -> str | None:

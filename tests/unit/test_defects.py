@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brief.digest.build import left_out, select_drafts
+from brief.digest.build import group_stories, left_out, select_drafts
 from brief.digest.defects import (
     Article,
     ShownStory,
@@ -153,6 +153,10 @@ def test_not_news(title: str, text: str, link: str | None, reason: str) -> None:
         ("Hannity Announces Fox Has Hired Sebastian Gorka", "Fox News hired Gorka on Wednesday."),
         ("Climate change threatens half of US bases worldwide", "Defense department says 1,700."),
         ("Schools minister to kids’ fitness and nutrition needs", "You’ve just been appointed."),
+        # NeuS headlines that once matched a rule
+        ("Army soldier charged with giving classified info to neo-Nazi group.", ""),
+        ("What's on the table in pandemic relief talks.", "Trump and Senate Republicans."),
+        ("Job openings soar to record high 9.3 million.", "America is hiring like never before."),
     ],
 )
 def test_news_is_news(title: str, text: str) -> None:
@@ -171,6 +175,23 @@ def _record(n: int, title: str, text: str, source: str = "TPM") -> ArticleRecord
         image_url=None,
         published_at=datetime(2026, 11, 25, tzinfo=UTC) - timedelta(minutes=n),
     )
+
+
+def test_news_links_are_news() -> None:
+    assert not_news("May jobs report", "", "https://x.test/2021/06/04/jobs-report-may.html") is None
+    assert not_news("Senior Editor", "", "http://x.test/edblog/were-hiring-senior-editor")
+
+
+def test_a_gallery_grouped_with_a_story_lends_it_no_outlet() -> None:
+    text = "iCloud Photo Library keeps photos from every device in one place, and sorts them."
+    drafts = group_stories(
+        [
+            _record(1, "iCloud Photo Library: sorting photos by device", text, "Macworld"),
+            _record(2, "Snake school and May in China: Wednesday's top photos", text, "Guardian"),
+        ]
+    )
+    assert sorted(len(d.articles) for d in drafts) == [1, 1]
+    assert {left_out(d) for d in drafts} == {None, "listing"}
 
 
 def test_the_edition_leaves_non_news_out_and_says_why() -> None:
