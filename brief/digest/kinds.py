@@ -172,12 +172,16 @@ LIVE_PHRASE = re.compile(
     r"\be-?mail \w+ (?:here|with)\b|\btweet (?:me|him|her|us)\b|\bas it happened\b",
     re.IGNORECASE,
 )
+_LIVE_KEYS = ("live", "updates", "clockwatch", "mail", "tweet", "happened")
 STANDFIRST_MIN_WORDS = 12
 
 
 def has_live_clutter(text: str) -> bool:
     """Whether a text carries a live blog's clock stamps or phrases ("8.13pm GMT", "– live!")."""
-    return bool(CLOCK_STAMP.search(text) or LIVE_PHRASE.search(text))
+    if CLOCK_STAMP.search(text):
+        return True
+    low = text.lower()  # the phrase pattern only where one of its words is
+    return any(k in low for k in _LIVE_KEYS) and LIVE_PHRASE.search(text) is not None
 
 
 def live_standfirst(text: str) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
 from brief.digest.kinds import has_live_clutter, is_live_blog, live_standfirst
-from brief.digest.text import clean_text, says_again, split_sentences, tokens, truncate
+from brief.digest.text import clean_text, content_words, repeats, split_sentences, tokens, truncate
 from brief.types import Doc, Summary
 
 MAX_WORDS = 60
@@ -182,15 +182,15 @@ def _select_sentences(
     """Best-scored sentences first, skipping near-duplicates, within the word budget."""
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
+    words: dict[int, set[str]] = {}  # content words, for paraphrase-level repeats
     total = 0
     for i in order:
         if len(chosen) >= max_sentences:
             break
-        if any(
-            _cosine(vecs[i], vecs[j]) > _DUPLICATE
-            or says_again(candidates[i].text, candidates[j].text)
-            for j in chosen
-        ):
+        if any(_cosine(vecs[i], vecs[j]) > _DUPLICATE for j in chosen):
+            continue
+        words[i] = content_words(candidates[i].text)
+        if any(repeats(words[i], words[j]) for j in chosen):
             continue
         # "About" max_words: a tenth more for a further sentence, a quarter more
         # when it takes that to reach min_sentences.

@@ -208,22 +208,30 @@ _NEAR_SYNONYMS = (
 _SYNONYM = {w[:5]: group.split()[0] for group in _NEAR_SYNONYMS for w in group.split()}
 
 
-def _content(text: str) -> set[str]:
-    # 5-letter prefixes, so "queues"/"queued" and "attack"/"attacked" meet; near-synonyms
-    # are one word.
+def content_words(text: str) -> set[str]:
+    """A text's content words as sentences are compared: 5-letter prefixes, so
+    "queues"/"queued" and "attack"/"attacked" meet; near-synonyms are one word."""
     prefixes = (w[:5] for w in tokens(text) if len(w) > 2 or w.isdigit())
     return {_SYNONYM.get(p, p) for p in prefixes}
 
 
 def content_overlap(a: str, b: str) -> tuple[int, float]:
     """Content words two texts share, and their share of the shorter text's."""
-    x, y = _content(a), _content(b)
+    return _overlap(content_words(a), content_words(b))
+
+
+def _overlap(x: set[str], y: set[str]) -> tuple[int, float]:
     shared = len(x & y)
     return shared, shared / (min(len(x), len(y)) or 1)
+
+
+def repeats(x: set[str], y: set[str]) -> bool:
+    """`says_again` on two sentences' `content_words`."""
+    shared, share = _overlap(x, y)
+    return shared >= 4 and share >= 0.6
 
 
 def says_again(a: str, b: str) -> bool:
     """Whether one sentence repeats what the other says: most of the shorter one's
     content words, at least four of them, in other words or order."""
-    shared, share = content_overlap(a, b)
-    return shared >= 4 and share >= 0.6
+    return repeats(content_words(a), content_words(b))
