@@ -100,7 +100,7 @@ class ParsedArticle:
     title: str
     link: str | None = None
     summary_html: str = ""  # sanitized
-    summary_text: str = ""  # plain text, whitespace folded
+    summary_text: str = ""  # plain text, one block (paragraph, item) a line, whitespace folded
     author: str | None = None
     image_url: str | None = None
     published_at: datetime | None = None  # aware, UTC

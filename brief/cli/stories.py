@@ -12,7 +12,7 @@ import typer
 from brief import store
 from brief.cli.common import JsonOpt, now, print_json, state
 from brief.db import session_scope
-from brief.digest.build import group_stories
+from brief.digest.build import group_stories, left_out
 from brief.digest.summarize import summarize_story
 from brief.errors import InputError
 from brief.types import Doc
@@ -52,6 +52,8 @@ def stories(
                     "score": round(d.score, 4),
                     "published_at": d.published_at,
                     "outlets": list(d.outlets),
+                    # Why the edition leaves the story out (not news), or null.
+                    "left_out": left_out(d),
                     "articles": [
                         {
                             "title": a.title,
@@ -67,9 +69,11 @@ def stories(
         )
         return
     for d in drafts:
+        reason = left_out(d)
         typer.echo(
             f"[{d.section}] {d.articles[0].title}  "
             f"({len(d.outlets)} outlet(s), score {d.score:.2f})"
+            + (f"  [left out: {reason}]" if reason else "")
         )
         for a in d.articles:
             typer.echo(f"    {a.source}: {a.link or a.title}")

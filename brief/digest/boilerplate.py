@@ -221,7 +221,8 @@ def clean_paragraphs(text: str, title: str = "") -> list[str]:
     that repeats another, or is the start of another (a caption and the same
     caption with its credit), is a caption and goes; so does the headline
     repeated in the body and a short line without a full stop (a heading or a
-    menu entry).
+    menu entry), unless it opens the text and reads as a standfirst: then it is
+    kept, with a full stop, so that it never runs into the body.
     """
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n|\n", text)]
     paragraphs = [p for p in paragraphs if p]
@@ -236,9 +237,21 @@ def clean_paragraphs(text: str, title: str = "") -> list[str]:
         if len(key) > 40 and any(j != i and other.startswith(key) for j, other in enumerate(keys)):
             continue  # a caption, shown again elsewhere (often with its credit)
         if len(para.split()) < 20 and not _TERMINAL.search(para):
-            continue  # a heading, a menu entry, a label
+            if kept or not is_standfirst(para):
+                continue  # a heading, a menu entry, a label
+            para += "."  # a standfirst: a sentence of its own, whatever follows it
         kept.append(para)
     return kept
+
+
+def is_standfirst(paragraph: str) -> bool:
+    """Whether an unpunctuated opening paragraph reads as a standfirst (a sentence
+    in sentence case, 8 words or more), not a heading or a label."""
+    words = [w for w in paragraph.split() if w[:1].isalpha()]
+    if len(words) < 8:
+        return False
+    capitalised = sum(w[:1].isupper() for w in words[1:])
+    return capitalised / (len(words) - 1) < 0.5
 
 
 def first_heading(text: str) -> str:

@@ -3,12 +3,13 @@
 The pipeline, in pieces the task canvas can run apart:
 
     drafts = group_stories(articles, window=..., sections=...)   # cluster + rank
-    chosen = select_drafts(drafts, per_section=..., total=...)    # the caps
+    chosen = select_drafts(drafts, per_section=..., total=...)    # news only, the caps
     stories = [summarize_draft(d) for d in chosen]                # one task each
     digest = compose_digest(stories, edition_date=..., window=..., ...)
 
 `brief.editions` runs them in one process or as a Celery canvas. Every step is
-deterministic.
+deterministic. What is not news (job ads, listings, sponsored posts, a live blog
+with no standfirst) stays out: `left_out` says why.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from brief.digest.cluster import DEFAULT_THRESHOLD, cluster_articles
+from brief.digest.kinds import is_live_blog, live_standfirst, not_news, not_news_by_title
 from brief.digest.rank import rank_groups, select
 from brief.digest.summarize import summarize_story
+from brief.digest.text import clean_text
 from brief.types import (
     ArticleRecord,
     Digest,
@@ -37,6 +40,7 @@ __all__ = [
     "edition_time",
     "edition_window",
     "group_stories",
+    "left_out",
     "order_sections",
     "select_drafts",
     "summarize_draft",
@@ -80,21 +84,63 @@ def group_stories(
     if not kept:
         return []
     reference = now or (window[1] if window else max(a.published_at for a in kept))
-    groups = cluster_articles(kept, threshold=threshold)
+    groups = _news_apart(cluster_articles(kept, threshold=threshold))
     return rank_groups(groups, now=reference, sections=sections)
+
+
+def _news_apart(groups: Iterable[Sequence[ArticleRecord]]) -> list[Sequence[ArticleRecord]]:
+    """Groups with an article that is plainly not news by its title or link (a gallery,
+    a job ad) split: that article stands alone (and is left out), so it never lends a
+    story an outlet, a rank or a wrong "also reported by"."""
+    out: list[Sequence[ArticleRecord]] = []
+    for group in groups:
+        if len({a.source for a in group}) < 2:
+            out.append(group)
+            continue
+        news = [a for a in group if not not_news_by_title(a.title, a.link)]
+        kept = {a.id for a in news}
+        out.extend([news] if news else [])
+        out.extend([a] for a in group if a.id not in kept)
+    return out
+
+
+def _article_left_out(article: ArticleRecord) -> str | None:
+    text = article.full_text or article.summary_text
+    reason = not_news(article.title, text, article.link)
+    live = reason is None and is_live_blog(article.title, text, article.link)
+    if live and not live_standfirst(clean_text(text)):
+        return "live blog without a standfirst"
+    return reason
+
+
+def left_out(draft: StoryDraft) -> str | None:
+    """Why a story stays out of the edition (none of its articles is news: the lead's
+    reason), or None when it is news to show."""
+    reasons = [_article_left_out(a) for a in draft.articles]
+    return reasons[0] if all(reasons) else None
 
 
 def select_drafts(
     drafts: Iterable[StoryDraft], *, per_section: int, total: int | None = None
 ) -> list[StoryDraft]:
-    """The drafts that make the edition: the best within the caps (summarize only these)."""
-    return select(drafts, per_section=per_section, total=total)
+    """The drafts that make the edition: the best news within the caps (summarize only
+    these). Only the drafts the caps reach are judged news or not (`left_out`)."""
+    pool = list(drafts)
+    out: set[str] = set()
+    while True:
+        chosen = select(pool, per_section=per_section, total=total)
+        rejected = {d.key for d in chosen if left_out(d)}
+        if not rejected:
+            return chosen
+        out |= rejected
+        pool = [d for d in pool if d.key not in out]
 
 
 def _docs(draft: StoryDraft) -> list[Doc]:
+    articles = [a for a in draft.articles if not _article_left_out(a)] or list(draft.articles)
     return [
         Doc(title=a.title, text=a.full_text or a.summary_text, url=a.link, source=a.source)
-        for a in draft.articles
+        for a in articles
     ]
 
 

@@ -3,14 +3,20 @@
 - Headline: the clearest title among the articles: the most central one (the
   closest to what all the articles say), with penalties for clickbait, ALL
   CAPS, questions, labels ("LIVE:", "Opinion:") and very long or very short
-  titles; outlet suffixes (" - Reuters", " | CNN") are cut.
+  titles; outlet suffixes (" - Reuters", " | CNN") and format suffixes
+  (" – live!", " - video") are cut.
 - Summary: two or three sentences, about 60 words, drawn from all
   the articles. Each text is cleaned of page furniture (`boilerplate`), split
   into sentences (abbreviations, initials, decimals and quotations kept
   whole), and each sentence is scored by its similarity to the story's
   centroid and to its titles, plus a lead bias (news puts the point first).
-  Sentences are picked greedily, skipping near-duplicates of those already
-  picked, and are given in reading order.
+  Sentences are picked greedily, skipping those that repeat one already
+  picked (near-copies, or most of its content words in other words), and are
+  given in reading order. A block's last sentence ends with a full stop even
+  when its block had none (a standfirst never runs into the body).
+- Text is cleaned first (stray entities, "April.Previously,"); a live blog
+  is read from its standfirst only, and no sentence with a clock stamp or a
+  live-blog phrase is ever chosen.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
-from brief.digest.text import split_sentences, tokens, truncate
+from brief.digest.kinds import has_live_clutter, is_live_blog, live_standfirst
+from brief.digest.text import clean_text, content_words, repeats, split_sentences, tokens, truncate
 from brief.types import Doc, Summary
 
 MAX_WORDS = 60
@@ -31,6 +38,7 @@ MIN_SENTENCES = 2
 _SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
 _DUPLICATE = 0.5  # cosine above which two sentences say the same thing
 _CUT_TRIM = ",;:—–-"  # a summary cut short ends on no dangling comma or dash
+_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 # A sentence's score: how close it is to what all the articles say (the centroid),
 # to their titles, and how early it comes (news puts the point first).
 CENTRE_WEIGHT = 0.5
@@ -53,6 +61,15 @@ _LABEL = re.compile(
     re.IGNORECASE,
 )
 _SUFFIX = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
+# Format suffixes: "– live!", "- video", "– in pictures", "– as it happened".
+_FORMAT_SUFFIX = re.compile(
+    r"\s*[-–—:|]\s*(?:live(?: updates| blog)?|video|audio|in pictures|as it happened|podcast|"
+    r"interactive|quiz)!?\s*$",
+    re.IGNORECASE,
+)
+# "... | Cas Mudde": a bar is never part of a headline's sentence; what follows is a byline
+# or an outlet.
+_BAR_SUFFIX = re.compile(r"\s+\|\s+[^|]{2,60}$")
 
 
 # -- headline ----------------------------------------------------------------
@@ -60,8 +77,12 @@ _SUFFIX = re.compile(r"\s+[-|–—:]\s+([^-|–—:]{2,60})$")
 
 def clean_title(title: str, sources: Sequence[str] = ()) -> str:
     """A title without its outlet suffix, label prefix or final full stop."""
-    title = " ".join(title.split())
+    title = " ".join(clean_text(title).split())
     title = _LABEL.sub("", title)
+    for pattern in (_FORMAT_SUFFIX, _BAR_SUFFIX, _FORMAT_SUFFIX):
+        cut = pattern.sub("", title)
+        if len(cut.split()) >= 3:  # a headline left, not a stub
+            title = cut
     match = _SUFFIX.search(title)
     if match:
         suffix = match.group(1).strip()
@@ -138,6 +159,10 @@ def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
                 words = len(sentence.split())
                 if is_furniture(sentence) or words < 5 or not re.search(r"[a-z]", sentence):
                     continue
+                if has_live_clutter(sentence):
+                    continue
+                if not _END.search(sentence):  # a block's end is a sentence's end
+                    sentence = sentence.rstrip(_CUT_TRIM + " ") + "."
                 if words > 55 or sentence.endswith(("?", ":")):
                     position += 1
                     continue
@@ -157,11 +182,15 @@ def _select_sentences(
     """Best-scored sentences first, skipping near-duplicates, within the word budget."""
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     chosen: list[int] = []
+    words: dict[int, set[str]] = {}  # content words, for paraphrase-level repeats
     total = 0
     for i in order:
         if len(chosen) >= max_sentences:
             break
         if any(_cosine(vecs[i], vecs[j]) > _DUPLICATE for j in chosen):
+            continue
+        words[i] = content_words(candidates[i].text)
+        if any(repeats(words[i], words[j]) for j in chosen):
             continue
         # "About" max_words: a tenth more for a further sentence, a quarter more
         # when it takes that to reach min_sentences.
@@ -171,6 +200,15 @@ def _select_sentences(
         chosen.append(i)
         total += candidates[i].words
     return chosen
+
+
+def _prepared(doc: Doc) -> Doc:
+    """A doc's text cleaned (entities, missing spaces); a live blog's cut to its standfirst."""
+    text = clean_text(doc.text)
+    title = doc.title if doc.title.strip() else first_heading(text)
+    if is_live_blog(title, text, doc.url):
+        text = live_standfirst(text)
+    return Doc(title, text, doc.url, doc.source)
 
 
 def summarize_story(
@@ -183,9 +221,7 @@ def summarize_story(
     """A headline and a summary drawn from all of a story's articles (first: the lead doc)."""
     if not docs:
         return Summary("", "")
-    docs = [
-        d if d.title.strip() else Doc(first_heading(d.text), d.text, d.url, d.source) for d in docs
-    ]
+    docs = [_prepared(d) for d in docs]
     sources = [d.source or "" for d in docs]
     titles = [clean_title(d.title, sources) for d in docs]
     candidates = _candidates(docs)
@@ -232,8 +268,9 @@ def summarize_story(
     chosen = _select_sentences(
         candidates, scores, sentence_vecs, max_words, max_sentences, min_sentences
     )
-    if not chosen:
-        lead = " ".join(docs[0].text.split())
+    if not chosen:  # no sentence to choose: the opening paragraph, cut, if it is news
+        paragraphs = clean_paragraphs(docs[0].text, docs[0].title)
+        lead = paragraphs[0] if paragraphs and not has_live_clutter(paragraphs[0]) else ""
         return Summary(headline, truncate(lead, max_words, unit="words", trim=_CUT_TRIM))
     # Reading order: the lead sentence first, then by position in the articles.
     chosen.sort(key=lambda i: (candidates[i].position, candidates[i].doc))

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Literal
 
@@ -153,3 +154,84 @@ def truncate(
         room = limit - len(ellipsis) if ellipsis_in_limit else limit
         kept = text[:room].rsplit(" ", 1)[0]
     return kept.rstrip(trim) + ellipsis
+
+
+# -- cleaning ----------------------------------------------------------------
+
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
+# "April.Previously," — two sentences joined without a space (feeds that concatenate
+# fields); a lower-case word, then . ! or ?, then a capitalised word. "U.S.", "e.g.",
+# "Booking.com" and "11.2" do not match.
+_NO_SPACE = re.compile(r"(?<=[a-z]{2})([.!?]['’”\"]?)(?=[A-Z][a-z])")
+_SPACE_BEFORE = re.compile(r"(?<=\w) +([,;:](?=\s|$)|\.(?=\s|$))")
+_SPACES = re.compile(r"[^\S\n]{2,}")
+
+
+def clean_text(text: str) -> str:
+    """Text with stray entities decoded ("&amp;#8217;" too), a space put after a full
+    stop that lacks one, doubled spaces folded and spaces before commas dropped.
+    Line breaks (block ends) are kept."""
+    for _ in range(2):  # double-escaped entities come in twice
+        if "&" not in text or not _ENTITY.search(text):
+            break
+        text = html.unescape(text)
+    text = text.replace("\u00a0", " ")
+    text = _NO_SPACE.sub(r"\1 ", text)
+    text = _SPACE_BEFORE.sub(r"\1", text)
+    return _SPACES.sub(" ", text)
+
+
+# -- redundancy ----------------------------------------------------------------
+
+
+# Words news uses for one another ("waiting offshore" / "queuing offshore"), inflections
+# written out: each group's words count as one word when sentences are compared.
+_NEAR_SYNONYMS = (
+    "wait waits waited waiting queue queued queuing queueing",
+    "shut shuts shutting closed closes closing closure",
+    "kill kills killed killing dead death deaths die dies died dying slain",
+    "rise rises rose risen rising climb climbed jump jumped surge surged soar soared",
+    "fall falls fell falling drop dropped decline declined plunge plunged slump slumped",
+    "arrest arrested arresting detain detained",
+    "attack attacked attacking strike struck assault assaulted",
+    "sack sacked dismiss dismissed ousted",
+    "quit quits resign resigned resigning resignation",
+    "buy buys bought purchase purchased acquire acquired acquisition",
+    "ban banned bans prohibit prohibited",
+    "probe probes investigation investigating inquiry",
+    "injured injuries wounded hurt",
+    "boat boats ship ships vessel vessels",
+    "deal deals agreement accord",
+    "child children kid kids",
+    "big large huge major",
+)
+_SYNONYM = {w[:5]: group.split()[0] for group in _NEAR_SYNONYMS for w in group.split()}
+
+
+def content_words(text: str) -> set[str]:
+    """A text's content words as sentences are compared: 5-letter prefixes, so
+    "queues"/"queued" and "attack"/"attacked" meet; near-synonyms are one word."""
+    prefixes = (w[:5] for w in tokens(text) if len(w) > 2 or w.isdigit())
+    return {_SYNONYM.get(p, p) for p in prefixes}
+
+
+def content_overlap(a: str, b: str) -> tuple[int, float]:
+    """Content words two texts share, and their share of the shorter text's."""
+    return _overlap(content_words(a), content_words(b))
+
+
+def _overlap(x: set[str], y: set[str]) -> tuple[int, float]:
+    shared = len(x & y)
+    return shared, shared / (min(len(x), len(y)) or 1)
+
+
+def repeats(x: set[str], y: set[str]) -> bool:
+    """`says_again` on two sentences' `content_words`."""
+    shared, share = _overlap(x, y)
+    return shared >= 4 and share >= 0.6
+
+
+def says_again(a: str, b: str) -> bool:
+    """Whether one sentence repeats what the other says: most of the shorter one's
+    content words, at least four of them, in other words or order."""
+    return repeats(content_words(a), content_words(b))

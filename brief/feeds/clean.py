@@ -1,4 +1,10 @@
-"""Pure HTML helpers: make feed HTML safe to embed, or reduce it to plain text."""
+"""Pure HTML helpers: make feed HTML safe to embed, or reduce it to plain text.
+
+Plain text keeps the HTML's blocks (paragraphs, list items, headings, `<br>`
+breaks) apart, one a line, when asked: a standfirst without a full stop must not
+run into the body ("... in document The FBI said ..."), and the summarizer splits
+sentences at block ends.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ DROP_WITH_CONTENT = frozenset(
 _URL_ATTRS = frozenset({"href", "src"})
 _WS = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# In plain text, a blank line ends a paragraph; a single line break is a space.
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
 
 
 def fold_whitespace(text: str) -> str:
@@ -61,7 +69,8 @@ def sanitize_html(html: str, base_url: str | None = None) -> str:
     return cleaned.strip()
 
 
-# Tags after which the text reads as a new block; they become a space, not nothing.
+# Tags after which the text reads as a new block: a line break (or a space), not nothing.
+_BREAK = "\n"
 _BLOCK_TAGS = frozenset(
     {
         "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
@@ -82,28 +91,43 @@ class _TextExtractor(HTMLParser):
         if tag in _SKIP_CONTENT:
             self._skipping += 1
         elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+            self.parts.append(_BREAK)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+            self.parts.append(_BREAK)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_CONTENT:
             self._skipping = max(0, self._skipping - 1)
         elif tag in _BLOCK_TAGS:
-            self.parts.append(" ")
+            self.parts.append(_BREAK)
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+        if not self._skipping:  # HTML's own line breaks are spaces; only blocks break lines
+            self.parts.append(_WS.sub(" ", data))
 
 
-def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: tags stripped, entities decoded, whitespace folded."""
+def html_to_text(html: str, *, blocks: bool = False) -> str:
+    """Plain text of an HTML fragment: tags stripped, entities decoded, whitespace folded.
+
+    With `blocks`, each block (paragraph, list item, heading, `<br>` line) is one
+    line: whitespace is folded within it, empty blocks go, and lines are joined by
+    a single "\n". Without, the text is one line.
+    """
     if "<" not in html and "&" not in html:
-        return fold_whitespace(html)
+        if not blocks:
+            return fold_whitespace(html)
+        # Plain text: a blank line parts paragraphs, a single line break is a space.
+        return "\n".join(p for p in map(fold_whitespace, _BLANK_LINE.split(html)) if p)
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    return fold_whitespace("".join(parser.parts))
+    text = "".join(parser.parts)
+    return fold_lines(text) if blocks else fold_whitespace(text)
+
+
+def fold_lines(text: str) -> str:
+    """`text` with whitespace folded within each line and empty lines dropped."""
+    lines = (fold_whitespace(line) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)

@@ -54,9 +54,9 @@ def article_data(feed_id: int, article: ParsedArticle, now: datetime) -> Article
     link = _fitting_url(article.link)
     image = _fitting_url(article.image_url)
     key = title_key(article.title)[:TITLE_KEY_LENGTH]
-    content = "\x1f".join(
-        [article.title, link or "", article.summary_text, image or "", *article.categories]
-    )
+    # The text folded to one line: a hash made before blocks were kept apart still matches.
+    text = " ".join(article.summary_text.split())
+    content = "\x1f".join([article.title, link or "", text, image or "", *article.categories])
     return ArticleData(
         feed_id=feed_id,
         guid=_fit_guid(article.guid),

@@ -277,7 +277,7 @@ def _article(entry: Any, base: str) -> ParsedArticle | None:
     if not title and not link:
         return None  # nothing a reader could recognise or follow
     body = _entry_html(entry)
-    text = html_to_text(body)
+    text = html_to_text(body, blocks=True)  # one block a line: a standfirst stays apart
     # dict.get: FeedParserDict's own lookup maps a missing updated_parsed, with a warning.
     updated = _timestamp(dict.get(entry, "updated_parsed"))
     published = _timestamp(dict.get(entry, "published_parsed")) or updated
@@ -462,7 +462,7 @@ def _json_article(
         body = content_html
     else:
         body = html.escape(_str(item.get("content_text"))).replace("\n", "<br>")
-    text = html_to_text(body)
+    text = html_to_text(body, blocks=True)  # one block a line: a standfirst stays apart
     if not title and not link and not text:
         return None
     published = _iso_date(item.get("date_published"))

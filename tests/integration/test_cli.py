@@ -148,6 +148,8 @@ def test_stories_groups_the_demo_feeds(tmp_path: Path) -> None:
     assert stories and all(s["articles"] and s["articles"][0]["url"] for s in stories)
     # The samples tell two stories in two outlets each: each is one story here.
     assert sum(len(s["outlets"]) >= 2 for s in stories) >= 2
+    # The samples are all news: none is left out of the edition (a reason would say why).
+    assert all("left_out" in s and s["left_out"] is None for s in stories)
     assert brief(tmp_path, "stories", "--since", "yesterday").returncode == 1
 
 

@@ -71,6 +71,30 @@ def test_html_to_text(html: str, text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # The Guardian's standfirst, then the body: two blocks, never one sentence.
+        (
+            "<p>In statement attributable to FBI director – appointed by Trump – agency raises "
+            "concerns about ‘material omissions of fact’ in document</p><p>The FBI said on "
+            "Wednesday it had “grave concerns”.</p> <a href='x'>Continue reading...</a>",
+            "In statement attributable to FBI director – appointed by Trump – agency raises "
+            "concerns about ‘material omissions of fact’ in document\nThe FBI said on Wednesday "
+            "it had “grave concerns”.\nContinue reading...",
+        ),
+        ("line one<br>line two<br/>three", "line one\nline two\nthree"),
+        ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
+        ("<p>a source\nline break</p>", "a source line break"),  # HTML's newlines are spaces
+        ("<p> </p><p>a</p><p></p>", "a"),
+        ("Plain text\nwrapped.\n\nSecond paragraph.", "Plain text wrapped.\nSecond paragraph."),
+        ("", ""),
+    ],
+)
+def test_html_to_text_keeps_blocks_apart(html: str, text: str) -> None:
+    assert html_to_text(html, blocks=True) == text
+
+
+@pytest.mark.parametrize(
     ("raw", "folded"),
     [(" a \n\n b\t", "a b"), ("x\x00y\x07z", "xyz"), ("\u00a0nbsp\u00a0", "nbsp")],
 )

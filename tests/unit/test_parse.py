@@ -102,7 +102,8 @@ def test_summary_html_is_sanitized() -> None:
 
 
 def test_summary_text_is_plain() -> None:
-    assert edge_cases().articles[0].summary_text == "Stocks rose and bonds fell. click"
+    # One block a line: the paragraph and the link after it.
+    assert edge_cases().articles[0].summary_text == "Stocks rose and bonds fell.\nclick"
 
 
 @pytest.mark.parametrize(
