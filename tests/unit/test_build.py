@@ -45,7 +45,7 @@ def article(
         feed_id=sum(map(ord, source)),
         source=source,
         section=section,
-        title=title or f"Story {id}",
+        title=title or f"#{id}",  # no shared word: a placeholder must not group stories
         link=f"https://example.org/{id}",
         summary_text=text,
         image_url=image_url,
@@ -110,7 +110,7 @@ def test_edition_window_sections_order_and_cap() -> None:
         per_section=2,
     )
     assert [s.name for s in digest.sections] == ["world", "business"]
-    assert [st.title for st in digest.sections[0].stories] == ["Story 3", "Story 4"]
+    assert [st.title for st in digest.sections[0].stories] == ["#3", "#4"]
     assert digest.sections[0].stories[0].summary.startswith(TOPICS[3])
     assert digest.sections[0].stories[0].sources[0].url == "https://example.org/3"
 
@@ -188,7 +188,7 @@ def test_total_cap() -> None:
         total=3,
     )
     assert len(digest.stories) == 3
-    assert [st.title for st in digest.stories] == ["Story 1", "Story 3", "Story 2"]
+    assert [st.title for st in digest.stories] == ["#1", "#3", "#2"]
 
 
 def test_the_canvas_pieces_through_json_make_the_same_edition() -> None:
