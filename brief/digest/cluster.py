@@ -331,7 +331,11 @@ def cluster_matrix(
     pairs = raw if sources is None else same_source_penalty(raw, sources, same_source)
     if scale:
         first = max(FIRST_PASS, threshold)
-        stories = average_link(n, pairs, first, sources=sources, near_copy=near_copy)
+        strong = pairs.data >= first * floor  # the first pass's own floor: fewer pairs to merge
+        strict = coo_matrix(
+            (pairs.data[strong], (pairs.row[strong], pairs.col[strong])), shape=(n, n)
+        )
+        stories = average_link(n, strict, first, sources=sources, near_copy=near_copy)
         pairs = local_scaling(pairs, outside_radius(raw, stories))
         keep = pairs.data >= low
         pairs = coo_matrix((pairs.data[keep], (pairs.row[keep], pairs.col[keep])), shape=(n, n))
