@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -226,3 +227,30 @@ def test_the_canvas_pieces_through_json_make_the_same_edition() -> None:
         )
         == 1
     )
+
+
+def test_the_most_widely_carried_story_leads_over_a_fresh_single_source_item() -> None:
+    # The case: a single-source item topped the edition while a story carried by
+    # several outlets sat lower. Here the shared story is 20 hours old.
+    articles = [
+        article(1, "business", 0.1, title="We're hiring: senior editor", source="Ledger"),
+        article(2, "business", 0.2, title="We're hiring: senior editor (updated)", source="Ledger"),
+        quake(3, "Reuters", 20),
+        quake(4, "AFP", 21),
+    ]
+    digest = build(articles, sections=["business", "world"], per_section=5)
+    top = max(digest.stories, key=lambda s: s.score)
+    assert {s.name for s in top.sources} == {"Reuters", "AFP"}
+
+
+def test_a_match_report_from_a_world_feed_goes_to_sport() -> None:
+    match = replace(
+        article(1, "world", 1, title="Tottenham Hotspur v Manchester United: Premier League"),
+        link="https://www.theguardian.com/football/live/2018/jan/31/tottenham-hotspur-v-manchester-united-premier-league-live",
+        categories=("Premier League", "Tottenham Hotspur", "Football", "Sport"),
+    )
+    digest = build([match, article(2, "world", 2)], sections=["world", "sport"], per_section=5)
+    assert {s.name: [st.title for st in s.stories] for s in digest.sections} == {
+        "world": ["#2"],
+        "sport": ["Tottenham Hotspur v Manchester United: Premier League"],
+    }
