@@ -2,8 +2,13 @@
 
 Corpora (from ../shared/corpora/clusters/):
 
+- NeuS day windows (the figure that says what the product does): the stories
+  sampled into windows the size of a day, 60 stories and their articles each,
+  50 windows, fixed seed. The threshold is chosen on windows of the train
+  stories and reported on windows of the held-out val + test stories (614
+  stories). Scores are averaged over the windows.
 - NeuS: 9,198 headlines (title + lead) in 3,066 stories of three outlets each,
-  taken as one pile.
+  taken as one pile (years of undated politics: a secondary figure).
 - WikiRef220: 220 full articles in 16 topics (first 60 words stand as the lead,
   the first line as the title).
 
@@ -15,24 +20,28 @@ exact average-link clustering (scipy linkage on all pairwise cosine
 distances) cut at one cosine threshold, swept 0.1-0.5; the best is shown.
 
 brief: title-weighted TF-IDF (stop words, light stemmer, sublinear counts),
-sparse average-link at 0.25 on similarities corrected for hubness (each
+sparse average-link at 0.13 on similarities corrected for hubness (each
 article's mean similarity to its 5 nearest articles of other stories, found by
 a first pass at 0.3, is taken off above 0.25); two articles of one outlet
 count at half their similarity, and two groups that share an outlet merge
-only as near-copies (mean >= 0.4). The threshold was picked on the whole pile
-and is also scored on two halves of NeuS (even and odd story ids; a half has
-fewer look-alikes, so scores run higher). The corpora name no outlet, so
-brief runs without that signal; for NeuS it also runs with the doc_idx slot
-(each story has one article from each of three outlets) standing for the
-outlet, labelled so. The share of articles whose nearest neighbour is of
-their own story bounds what any threshold rule on these vectors can reach.
+only as near-copies (mean >= 0.4). The threshold was picked on the day windows
+of the train stories (recall >= 0.93 with precision >= 0.95, outlet known) and
+is reported on the held-out windows; the whole pile, far denser than a day,
+is scored at the same threshold (it did best near 0.25). The corpora name no
+outlet; for NeuS the doc_idx slot (each story has one article from each of
+three outlets) stands for the outlet in the runs labelled so, and the runs
+labelled "outlet unknown" go without it. The slot is a stronger signal than a
+real day's outlets (three of them, one article each per story), so the truth
+for a real day lies between the two figures. The share of articles whose
+nearest neighbour is of their own story bounds what any threshold rule on
+these vectors can reach.
 
 Dates: neither corpus has them, so the grouping runs with no time decay here
 (every article "unknown time"). In the product, similarity is kept in full
 within 12 h, halves every 24 h after that, and is zero past 72 h (see
 brief/digest/cluster.py; unit tests cover it on synthetic data).
 
-    python bench/cluster.py [--threshold 0.2] [--sweep]
+    python bench/cluster.py [--threshold 0.13] [--sweep] [--windows-only]
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import random
 import re
 import sys
 import time
@@ -58,6 +68,11 @@ from brief.digest.cluster import DEFAULT_THRESHOLD, Item, group_items, lead_of, 
 from brief.digest.text import STOP_WORDS
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "clusters"
+WINDOWS = 50
+WINDOW_STORIES = 60  # about a day of stories
+SEED = 2026
+AIM_PRECISION = 0.95
+AIM_RECALL = 0.93
 
 
 def bcubed(groups: Sequence[Sequence[int]], labels: Sequence[str]) -> tuple[float, float, float]:
@@ -182,6 +197,110 @@ def subset(items: Sequence[Item], labels: Sequence[str], keep: int) -> tuple[lis
     return [items[i] for i in pick], [labels[i] for i in pick]
 
 
+def day_windows(
+    labels: Sequence[str],
+    splits: frozenset[str],
+    *,
+    count: int = WINDOWS,
+    size: int = WINDOW_STORIES,
+    seed: int = SEED,
+) -> list[list[int]]:
+    """`count` windows of `size` stories each (all their articles), drawn from the stories
+    whose id starts with one of `splits` ("train", "val", "test"); item indexes, sorted."""
+    rng = random.Random(seed)
+    by_story: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        if label.split("-", 1)[0] in splits:
+            by_story.setdefault(label, []).append(i)
+    stories = sorted(by_story)
+    return [
+        sorted(i for story in rng.sample(stories, size) for i in by_story[story])
+        for _ in range(count)
+    ]
+
+
+def windowed(
+    items: Sequence[Item],
+    labels: Sequence[str],
+    windows: Sequence[Sequence[int]],
+    *,
+    threshold: float,
+    outlet_known: bool,
+) -> list[float]:
+    """brief's grouping run on each window alone (its own IDF, as in the product),
+    B-cubed P, R, F1 averaged over the windows."""
+    total = np.zeros(3)
+    for window in windows:
+        part = [items[i] if outlet_known else Item(items[i].title, items[i].lead) for i in window]
+        groups = group_items(part, threshold=threshold)
+        total += bcubed(groups, [labels[i] for i in window])
+    return list(total / len(windows))
+
+
+def baseline_windowed(
+    items: Sequence[Item],
+    labels: Sequence[str],
+    windows: Sequence[Sequence[int]],
+    thresholds: Sequence[float],
+) -> tuple[float, list[float]]:
+    """The plain baseline on each window, averaged per threshold; the best threshold's."""
+    total = np.zeros((len(thresholds), 3))
+    for window in windows:
+        scores = baseline_sweep([items[i] for i in window], [labels[i] for i in window], thresholds)
+        total += np.array([score for _, score in scores])
+    mean = total / len(windows)
+    best = int(mean[:, 2].argmax())
+    return thresholds[best], list(mean[best])
+
+
+def meets_aim(score: Sequence[float]) -> bool:
+    return score[0] >= AIM_PRECISION and score[1] >= AIM_RECALL
+
+
+def print_windows(
+    items: Sequence[Item],
+    labels: Sequence[str],
+    threshold: float,
+    sweep: Sequence[float],
+    *,
+    show_sweep: bool = False,
+) -> None:
+    """The day-window figures: baseline, brief with the outlet known and unknown."""
+    held_out = day_windows(labels, frozenset({"val", "test"}))
+    train = day_windows(labels, frozenset({"train"}))
+    sizes = [len(w) for w in held_out]
+    print(
+        f"\nNeuS day windows: {WINDOWS} windows of {WINDOW_STORIES} stories "
+        f"({min(sizes)}-{max(sizes)} articles), seed {SEED}; mean B-cubed per window"
+    )
+    print(f"  {'method':<52} {'P':>6} {'R':>6} {'F1':>6}")
+    t, base = baseline_windowed(items, labels, held_out, sweep)
+    print(row(f"held-out: baseline TF-IDF exact avg-link (best t={t})", base))
+    results: list[tuple[str, list[float]]] = []
+    for known, name in ((True, "outlet known (slot)"), (False, "outlet unknown")):
+        started = time.perf_counter()
+        score = windowed(items, labels, held_out, threshold=threshold, outlet_known=known)
+        took = (time.perf_counter() - started) / len(held_out)
+        label = f"held-out: brief t={threshold}, {name}"
+        print(row(f"{label}, {took * 1000:.0f} ms", score))
+        results.append((label, score))
+        tuned = windowed(items, labels, train, threshold=threshold, outlet_known=known)
+        print(row(f"train:    brief t={threshold}, {name}", tuned))
+    reached = [label for label, score in results if meets_aim(score)]
+    aim = f"P >= {AIM_PRECISION} and R >= {AIM_RECALL}"
+    if reached:
+        print(f"  aim {aim}: met by {reached[0].split(': ', 1)[1]}")
+        print("    (TF-IDF, average-link; brief/digest/cluster.py; no model)")
+    else:
+        print(f"  aim {aim}: NOT met")
+    if show_sweep:
+        for t in (0.1, 0.125, 0.15, 0.175, 0.2, 0.25):
+            for known in (True, False):
+                name = "outlet known" if known else "outlet unknown"
+                tuned = windowed(items, labels, train, threshold=t, outlet_known=known)
+                print(row(f"  train: brief t={t}, {name}", tuned))
+
+
 def row(label: str, score: Sequence[float]) -> str:
     return f"  {label:<52}" + "".join(f" {x:6.3f}" for x in score)
 
@@ -190,6 +309,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument("--sweep", action="store_true", help="also sweep brief's threshold")
+    parser.add_argument("--windows-only", action="store_true", help="only the day windows")
     args = parser.parse_args()
     if not CORPORA.exists():
         sys.exit(f"{CORPORA} is absent: clone ../shared beside the repo")
@@ -197,6 +317,9 @@ def main() -> None:
     print("Story grouping: B-cubed precision / recall / F1 against story labels")
     print("Dates: these corpora have none, so no time decay applies here (see the docstring).")
     sweep = [round(0.1 + 0.025 * k, 3) for k in range(17)]  # 0.1 .. 0.5
+    print_windows(*load_neus(), args.threshold, sweep, show_sweep=args.sweep)
+    if args.windows_only:
+        return
     for name, loader in (
         ("NeuS (9,198 headlines, one pile)", load_neus),
         ("WikiRef220", load_wikiref),
@@ -245,7 +368,7 @@ def main() -> None:
                 f"{nearest_in_story(vectorize(anonymous), labels):.1%} (brief's)"
             )
             verdict = "met" if mine[2] >= 0.88 else "NOT met"
-            print(f"  aim: B-cubed F1 >= 0.88 on this pile: {verdict} (brief {mine[2]:.3f})")
+            print(f"  former aim, F1 >= 0.88 on the whole pile: {verdict} (brief {mine[2]:.3f})")
         if args.sweep:
             for t, score in base:
                 print(row(f"  baseline t={t}", score))

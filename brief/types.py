@@ -137,6 +137,7 @@ class ArticleRecord:
     full_text: str = ""  # the article page's main text, when it was fetched
     weight: float = 1.0  # the feed's weight in ranking
     image_alt: str | None = None
+    categories: tuple[str, ...] = ()  # the entry's own categories (tags), as the feed gave them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +153,7 @@ class ArticleRecord:
             "full_text": self.full_text,
             "weight": self.weight,
             "image_alt": self.image_alt,
+            "categories": list(self.categories),
         }
 
     @classmethod
@@ -169,6 +171,7 @@ class ArticleRecord:
             full_text=data.get("full_text", ""),
             weight=float(data.get("weight", 1.0)),
             image_alt=data.get("image_alt"),
+            categories=tuple(data.get("categories") or ()),
         )
 
 

@@ -54,7 +54,8 @@ def add_feed_with_articles(
                 guid=f"{url}#{i}",
                 link=f"{url}/story/{i}",
                 title=title,
-                summary_text=f"{title} happened today. More details followed. And more.",
+                # Little shared filler: two stories must not look alike by their template.
+                summary_text=f"{title}: the latest. {title}, as it happened. What {title} means.",
                 summary_html="",
                 published_at=now - timedelta(hours=hours_ago + i),
                 fetched_at=now,

@@ -116,6 +116,7 @@ def articles_in_window(session: Session, start: datetime, end: datetime) -> list
             full_text=article.full_text,
             weight=feed.weight,
             image_alt=article.image_alt,
+            categories=tuple(article.categories or ()),
         )
         for article, feed in rows
     ]

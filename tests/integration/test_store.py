@@ -51,10 +51,12 @@ def test_articles_in_window_carry_what_ranking_and_summaries_use(engine: Engine)
         feed.weight = 2.5
         article = feed.articles[0]
         article.full_text, article.image_alt = "The whole article.", "Rubble in Santiago"
+        article.categories = ["Americas", "Earthquakes"]
     with session_scope(engine) as session:
         [record] = store.articles_in_window(session, NOW - timedelta(days=1), NOW)
-    assert (record.weight, record.full_text, record.image_alt) == (
+    assert (record.weight, record.full_text, record.image_alt, record.categories) == (
         2.5,
         "The whole article.",
         "Rubble in Santiago",
+        ("Americas", "Earthquakes"),  # a story's section reads them (brief.digest.rank)
     )

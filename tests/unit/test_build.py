@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,7 @@ def article(
         feed_id=sum(map(ord, source)),
         source=source,
         section=section,
-        title=title or f"Story {id}",
+        title=title or f"#{id}",  # no shared word: a placeholder must not group stories
         link=f"https://example.org/{id}",
         summary_text=text,
         image_url=image_url,
@@ -110,7 +111,7 @@ def test_edition_window_sections_order_and_cap() -> None:
         per_section=2,
     )
     assert [s.name for s in digest.sections] == ["world", "business"]
-    assert [st.title for st in digest.sections[0].stories] == ["Story 3", "Story 4"]
+    assert [st.title for st in digest.sections[0].stories] == ["#3", "#4"]
     assert digest.sections[0].stories[0].summary.startswith(TOPICS[3])
     assert digest.sections[0].stories[0].sources[0].url == "https://example.org/3"
 
@@ -188,7 +189,7 @@ def test_total_cap() -> None:
         total=3,
     )
     assert len(digest.stories) == 3
-    assert [st.title for st in digest.stories] == ["Story 1", "Story 3", "Story 2"]
+    assert [st.title for st in digest.stories] == ["#1", "#3", "#2"]
 
 
 def test_the_canvas_pieces_through_json_make_the_same_edition() -> None:
@@ -243,3 +244,31 @@ def test_why_an_edition_is_empty() -> None:
     assert "(2026-03-01 06:00 to 2026-03-02 06:00 UTC)" in stale
     assert "made a story" in why_empty(Supply(3, 0, window[0]), window)
     assert "is for the next edition" in why_empty(Supply(3, 0, window[1]), window)
+
+
+def test_the_most_widely_carried_story_leads_over_a_fresh_single_source_item() -> None:
+    # The case: a single-source item topped the edition while a story carried by
+    # several outlets sat lower. Here the shared story is 20 hours old.
+    articles = [
+        article(1, "business", 0.1, title="We're hiring: senior editor", source="Ledger"),
+        article(2, "business", 0.2, title="We're hiring: senior editor (updated)", source="Ledger"),
+        quake(3, "Reuters", 20),
+        quake(4, "AFP", 21),
+    ]
+    digest = build(articles, sections=["business", "world"], per_section=5)
+    top = max(digest.stories, key=lambda s: s.score)
+    assert {s.name for s in top.sources} == {"Reuters", "AFP"}
+
+
+def test_a_match_report_from_a_world_feed_goes_to_sport() -> None:
+    match = replace(
+        article(1, "world", 1, title="Tottenham Hotspur v Manchester United: Premier League"),
+        # (a match report: the live blog of the same match is a live blog, left out)
+        link="https://www.theguardian.com/football/2018/jan/31/tottenham-hotspur-v-manchester-united-premier-league-match-report",
+        categories=("Premier League", "Tottenham Hotspur", "Football", "Sport"),
+    )
+    digest = build([match, article(2, "world", 2)], sections=["world", "sport"], per_section=5)
+    assert {s.name: [st.title for st in s.stories] for s in digest.sections} == {
+        "world": ["#2"],
+        "sport": ["Tottenham Hotspur v Manchester United: Premier League"],
+    }
