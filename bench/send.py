@@ -25,7 +25,7 @@ delivery is final, and prints:
 - peak memory: the sum of PSS (``/proc/PID/smaps_rollup``) sampled every 0.5 s over the
   worker's process tree, smtp-sink, the PostgreSQL backends connected to the bench
   database and the whole redis-server (shared with whoever else uses it: it counts in
-  full); not this script, which only watches;
+  full); not this script nor its own backend, which only watch;
 - CPU per message of each of those (user + system time, from ``/proc/PID/stat``);
 - then, into the same sink, ``smtp-source -c -l SIZE -m COUNT -s SESSIONS`` with SIZE the
   average size of the messages just sent (DKIM included) and SESSIONS = workers x
@@ -70,7 +70,7 @@ import redis
 from celery import Celery
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, func, insert, select, text
 
 from brief import store
 from brief.db import make_engine, migrate, session_scope
@@ -158,10 +158,11 @@ def seed(engine: Engine, readers: int) -> int:
         return saved.id
 
 
-def counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        rows = conn.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
-        return {status: n for status, n in rows}
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+    counted = {status: n for status, n in rows}
+    conn.rollback()
+    return counted
 
 
 # -- processes and their memory ------------------------------------------------------------------
@@ -186,11 +187,12 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def postgres_backends(database: str) -> list[int]:
-    """Backends connected to ``database`` (their title: "postgres: user db host ...")."""
+def postgres_backends(database: str, not_pid: int) -> list[int]:
+    """Backends connected to ``database`` (their title: "postgres: user db host ..."),
+    but ``not_pid``."""
     pids = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdigit() or int(entry) == not_pid:
             continue
         try:
             title = Path(f"/proc/{entry}/cmdline").read_bytes()
@@ -238,6 +240,7 @@ class Watch:
     groups: dict[str, list[int] | None]  # None: found again at each sample
     database: str
     worker: int
+    watcher: int  # the backend of this script's own polling: not counted
     peak_total: int = 0
     peak: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, dict[int, float]] = field(default_factory=dict)
@@ -246,7 +249,7 @@ class Watch:
     def pids(self) -> dict[str, list[int]]:
         found = {name: list(p) for name, p in self.groups.items() if p is not None}
         found["workers"] = children(self.worker)
-        found["postgres backends"] = postgres_backends(self.database)
+        found["postgres backends"] = postgres_backends(self.database, self.watcher)
         return found
 
     def sample(self) -> None:
@@ -496,10 +499,12 @@ def main() -> None:
             print((folder / "worker.log").read_text()[-3000:], file=sys.stderr)
             raise
         time.sleep(1)  # the sweep queued at start has run
+        poll = stack.enter_context(engine.connect())
         watch = Watch(
             {"smtp-sink": [sink.proc.pid], "redis-server": pids_named("redis-server")},
             args.database,
             worker,
+            poll.execute(text("SELECT pg_backend_pid()")).scalar_one(),
         )
         watch.start_cpu()
 
@@ -510,18 +515,17 @@ def main() -> None:
         while time.monotonic() - triggered < args.timeout:
             time.sleep(SAMPLE)
             watch.sample()
-            now = counts(engine)
+            now = counts(poll)
             final = sum(n for status, n in now.items() if status in FINAL)
             if final >= args.readers:
                 break
         else:
-            print(f"timed out: {counts(engine)}", file=sys.stderr)
+            print(f"timed out: {counts(poll)}", file=sys.stderr)
         watch.sample()
-        with engine.connect() as conn:
-            first, last = conn.execute(
-                select(func.min(Delivery.sent_at), func.max(Delivery.sent_at))
-            ).one()
-        by_status = counts(engine)
+        first, last = poll.execute(
+            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at))
+        ).one()
+        by_status = counts(poll)
         sent = by_status.get("sent", 0)
         sink_count, sink_first, sink_last = sink.messages, sink.first, sink.last
 
