@@ -498,16 +498,25 @@ class _Connection:
         pause = 0.1
         while True:
             try:
-                self._mode(db, autocommit=not (self.refused or self.results or self.deferred))
-                for row, reply in self.refused:
-                    self.mailer.on_refused(db, row, reply)
-                store.record_outcomes(db, self.results)
-                for delivery_id, at in self.deferred:
-                    store.release(db, [delivery_id], not_before=at, error="domain slowed down")
-                ours = store.mark_progress(
-                    db, sent=self.sent, sending=sending, message_id=message_id
-                )
-                db.commit()
+                lone = not (self.refused or self.results or self.deferred)
+                self._mode(db, autocommit=lone)
+                if lone:  # the usual case: one statement on the bare connection
+                    assert self.conn is not None
+                    ours = store.mark_progress(
+                        self.conn, sent=self.sent, sending=sending, message_id=message_id
+                    )
+                    if self.conn.in_transaction():  # SQLAlchemy's own begin (SQLite)
+                        self.conn.commit()
+                else:
+                    for row, reply in self.refused:
+                        self.mailer.on_refused(db, row, reply)
+                    store.record_outcomes(db, self.results)
+                    for delivery_id, at in self.deferred:
+                        store.release(db, [delivery_id], not_before=at, error="domain slowed down")
+                    ours = store.mark_progress(
+                        db, sent=self.sent, sending=sending, message_id=message_id
+                    )
+                    db.commit()
             except DB_ERRORS as exc:
                 _rollback(db)
                 self.async_commit, self.autocommit = False, None  # on the next connection

@@ -34,10 +34,11 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from brief.models import Delivery, Edition, Subscriber, UTCDateTime
-from brief.store._sql import dialect_insert
+from brief.store._sql import dialect_insert, execute_prepared
 from brief.types import DeliveryStatus, SubscriberStatus
 
 _TABLE = cast(Table, Delivery.__table__)  # Core: statements built once, executemany by id
@@ -253,7 +254,7 @@ def set_async_commit(session: Session, on: bool) -> None:
 
 
 def mark_progress(
-    session: Session,
+    db: Session | Connection,
     *,
     sent: SentDelivery | None,
     sending: ClaimedDelivery | None,
@@ -267,24 +268,30 @@ def mark_progress(
     the Message-ID of ``sending``: should it end unsure, the operator looks for it in
     the mail server's log.
 
+    ``db`` may be a bare Connection (a sending thread's, in autocommit: the statement
+    is its own transaction). On PostgreSQL the statement goes to the driver directly,
+    as a prepared statement: through SQLAlchemy it cost 3-4 times the UPDATE itself.
+
     Returns False when ``sending`` is no longer this batch's claim (its lease expired and
     the sweep gave it away): the caller must not send it.
     """
     if sent is None and sending is None:
         return True
-    updated = session.execute(
-        _PROGRESS,
-        {
-            "prev_id": sent.id if sent else -1,  # -1: no row
-            "sent_at": sent.at if sent else None,
-            "smtp_code": sent.smtp_code if sent else None,
-            "prev_message_id": sent.message_id if sent else None,
-            "cur_id": sending.id if sending else -1,
-            "lease": sending.lease_until if sending else None,
-            "cur_message_id": message_id,
-        },
-    ).scalars()
-    return sending is None or sending.id in set(updated)
+    params = {
+        "prev_id": sent.id if sent else -1,  # -1: no row
+        "sent_at": sent.at if sent else None,
+        "smtp_code": sent.smtp_code if sent else None,
+        "prev_message_id": sent.message_id if sent else None,
+        "cur_id": sending.id if sending else -1,
+        "lease": sending.lease_until if sending else None,
+        "cur_message_id": message_id,
+    }
+    conn = db.connection() if isinstance(db, Session) else db
+    if conn.dialect.name == "postgresql":
+        updated = [row[0] for row in execute_prepared(conn, _PROGRESS_PG, params)]
+    else:
+        updated = list(conn.execute(_PROGRESS, params).scalars())
+    return sending is None or sending.id in updated
 
 
 # mark_progress's statement, built once: it runs once per message, and building it
@@ -317,6 +324,23 @@ _PROGRESS = (
     .returning(_TABLE.c.id)
 )
 
+
+# The same statement for the driver itself (PostgreSQL, psycopg's placeholders); the
+# parameters of mark_progress, datetimes aware (UTCDateTime's rule).
+_PROGRESS_PG = f"""
+UPDATE delivery SET
+    status = CASE WHEN id = %(prev_id)s THEN '{DeliveryStatus.SENT}'
+        ELSE '{DeliveryStatus.SENDING}' END,
+    message_id = CASE WHEN id = %(prev_id)s THEN %(prev_message_id)s::varchar
+        ELSE coalesce(%(cur_message_id)s::varchar, message_id) END,
+    sent_at = CASE WHEN id = %(prev_id)s THEN %(sent_at)s::timestamptz ELSE sent_at END,
+    smtp_code = CASE WHEN id = %(prev_id)s THEN %(smtp_code)s::integer ELSE smtp_code END,
+    last_error = CASE WHEN id = %(prev_id)s THEN NULL ELSE last_error END
+WHERE (id = %(prev_id)s AND status IN ('{DeliveryStatus.SENDING}', '{DeliveryStatus.UNSURE}'))
+    OR (id = %(cur_id)s AND status = '{DeliveryStatus.CLAIMED}'
+        AND lease_until = %(lease)s::timestamptz)
+RETURNING id
+"""
 
 _RESULT_VALUES: dict[DeliveryStatus, tuple[str, ...]] = {
     DeliveryStatus.SENT: ("sent_at", "message_id", "smtp_code", "last_error"),
