@@ -660,9 +660,13 @@ class _Run:
                 spent = time.monotonic() - started
                 if config.budget is not None and self.report.claimed and spent >= config.budget:
                     self.report.stopped = "time budget spent"
+                    _wait_until_done(work, self.stop)
                     break
                 claimed = _claim(engine, config, self.now())
                 if not claimed:
+                    if work.unfinished_tasks:  # the last rows are in flight: look once more
+                        _wait_until_done(work, self.stop)
+                        continue
                     break
                 in_hand = [row.id for row in claimed]
                 self.report.claimed += len(claimed)
@@ -673,7 +677,9 @@ class _Run:
                 for item in items:
                     work.put(item)
                 in_hand = []
-                _wait_until_done(work, self.stop)
+                # The next batch is claimed while this one's last rows are sent, so no
+                # connection waits for a claim.
+                _wait_until_low(work, self.stop, max(config.batch_size // 2, 1))
         except BaseException as exc:
             self.error = exc
         finally:
@@ -767,6 +773,12 @@ def _wait_until_done(work: queue.Queue[_Work], stop: threading.Event) -> None:
     with work.all_tasks_done:
         while work.unfinished_tasks and not stop.is_set():
             work.all_tasks_done.wait(0.2)
+
+
+def _wait_until_low(work: queue.Queue[_Work], stop: threading.Event, low: int) -> None:
+    """Until at most `low` rows wait for a connection, or the batch is stopping."""
+    while work.qsize() > low and not stop.is_set():
+        time.sleep(0.005)
 
 
 def _leftovers(work: queue.Queue[_Work], connections: list[_Connection]) -> list[int]:
