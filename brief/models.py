@@ -181,7 +181,8 @@ class Delivery(Base):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_delivery_edition_subscriber"),
-        Index("ix_delivery_status", "status"),
+        # The claim: pending rows in id order (migration 0005 says why).
+        Index("ix_delivery_status_id", "status", "id"),
         Index("ix_delivery_due", "status", "not_before"),
     )
 
