@@ -12,7 +12,8 @@ Every send of an edition takes this path (`brief run`, `brief digest send`, the 
    "." (the session's ``before_end``), so at most one row per connection is ever
    `sending`, and a message the server accepted is unrecorded only from its 250 to the
    next commit. Other outcomes ride along in the same transaction;
-4. repeat until nothing is due, or the time budget is spent, or we are asked to stop.
+4. repeat until nothing is due, or the time budget is spent, or we are asked to stop;
+   the next batch is claimed when half of this one is left, so no connection waits.
 
 What each reply does to the row (brief.types.DeliveryStatus):
 - sent: `sent`;

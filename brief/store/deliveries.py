@@ -100,8 +100,6 @@ class UnsureDelivery:
     last_error: str | None
 
 
-ANALYZE_AFTER = 1000  # pending rows inserted at once: the table's statistics are renewed
-_ANALYZE = text("ANALYZE delivery")
 IDS_PER_INSERT = 5000  # PostgreSQL takes at most 65535 parameters per statement
 
 
@@ -126,21 +124,12 @@ def _insert_pending(session: Session, edition_id: int, now: datetime, which: Any
     return len(session.execute(stmt).all())
 
 
-def _analyze_after(session: Session, inserted: int) -> int:
-    """Fresh statistics after many new rows, for the claims that follow at once: with the
-    table's old ones (autovacuum analyzes it a minute later, at best) PostgreSQL's planner
-    takes them for a handful and reads every pending row for each claim of 200."""
-    if inserted >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
-        session.execute(_ANALYZE)
-    return inserted
-
-
 def create_deliveries(
     session: Session, edition_id: int, now: datetime, *, subscriber_id: int | None = None
 ) -> int:
     """One pending Delivery per active subscriber (or only this one) who has none yet."""
     which = true() if subscriber_id is None else Subscriber.id == subscriber_id
-    return _analyze_after(session, _insert_pending(session, edition_id, now, which))
+    return _insert_pending(session, edition_id, now, which)
 
 
 def count_pending(session: Session, edition_id: int, *, subscriber_id: int | None = None) -> int:
@@ -337,7 +326,11 @@ _PROGRESS = (
 
 
 # The same statement for the driver itself (PostgreSQL, psycopg's placeholders); the
-# parameters of mark_progress, datetimes aware (UTCDateTime's rule).
+# parameters of mark_progress, datetimes aware (UTCDateTime's rule). The status tests sit
+# in a CASE, where no index can serve them: prepared, the statement runs on a generic
+# plan, which for a plain OR of the two cases took `status = 'claimed'` for the rarest
+# value (it is, when the table was last analyzed) and read every claimed row's index
+# entries, live and dead, each time (7 ms, against 0.05 ms by the primary key).
 _PROGRESS_PG = f"""
 UPDATE delivery SET
     status = CASE WHEN id = %(prev_id)s THEN '{DeliveryStatus.SENT}'
@@ -347,9 +340,9 @@ UPDATE delivery SET
     sent_at = CASE WHEN id = %(prev_id)s THEN %(sent_at)s::timestamptz ELSE sent_at END,
     smtp_code = CASE WHEN id = %(prev_id)s THEN %(smtp_code)s::integer ELSE smtp_code END,
     last_error = CASE WHEN id = %(prev_id)s THEN NULL ELSE last_error END
-WHERE (id = %(prev_id)s AND status IN ('{DeliveryStatus.SENDING}', '{DeliveryStatus.UNSURE}'))
-    OR (id = %(cur_id)s AND status = '{DeliveryStatus.CLAIMED}'
-        AND lease_until = %(lease)s::timestamptz)
+WHERE id IN (%(prev_id)s, %(cur_id)s) AND CASE WHEN id = %(prev_id)s
+    THEN status IN ('{DeliveryStatus.SENDING}', '{DeliveryStatus.UNSURE}')
+    ELSE status = '{DeliveryStatus.CLAIMED}' AND lease_until = %(lease)s::timestamptz END
 RETURNING id
 """
 
@@ -548,8 +541,7 @@ def create_due_deliveries(session: Session, edition: Edition, now: datetime) -> 
     due = [
         sid for sid, zone, hour in waiting if is_due(now, edition.created_at, ZoneInfo(zone), hour)
     ]
-    inserted = sum(
+    return sum(
         _insert_pending(session, edition.id, now, Subscriber.id.in_(due[i : i + IDS_PER_INSERT]))
         for i in range(0, len(due), IDS_PER_INSERT)
     )
-    return _analyze_after(session, inserted)
