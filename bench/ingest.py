@@ -89,7 +89,13 @@ def feed_body(n: int, entries: int, now: datetime) -> bytes:
 # -- the feed server (its own process) --------------------------------------
 
 
-def serve(feeds: int, entries: int, delay: float, now: datetime, port_out: Any) -> None:
+def host_of(feed: int, hosts: int) -> str:
+    """The loopback address feed `feed` is served from: `hosts` of them in 127.1.0.0/16."""
+    h = feed % hosts
+    return f"127.1.{h // 250}.{h % 250 + 1}"
+
+
+def serve(feeds: int, entries: int, delay: float, now: datetime, hosts: int, port_out: Any) -> None:
     """An asyncio HTTP/1.1 server: keep-alive, ETag/304, ``delay`` before every answer."""
     bodies = {f"/feed/{n}.xml": feed_body(n, entries, now) for n in range(feeds)}
     etags = {path: f'"{hash(body) & 0xFFFFFFFF:x}"' for path, body in bodies.items()}
@@ -135,10 +141,16 @@ def serve(feeds: int, entries: int, delay: float, now: datetime, port_out: Any) 
             writer.close()
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
-        port_out.send(server.sockets[0].getsockname()[1])
-        async with server:
-            await server.serve_forever()
+        # One port on every address: the first picks it, the others take the same.
+        first = await asyncio.start_server(handle, host_of(0, hosts), 0, backlog=4096)
+        port = first.sockets[0].getsockname()[1]
+        others = [
+            await asyncio.start_server(handle, host_of(h, hosts), port, backlog=4096)
+            for h in range(1, min(hosts, feeds))
+        ]
+        port_out.send(port)
+        async with first:
+            await asyncio.gather(first.serve_forever(), *(s.serve_forever() for s in others))
 
     asyncio.run(main())
 
@@ -224,6 +236,24 @@ def naive(urls: list[str]) -> tuple[float, int]:
     return time.perf_counter() - started, entries
 
 
+def run_reader(urls: list[str], folder: str, workers: int) -> tuple[float, float] | None:
+    """lemon24/reader on the same feeds, cold then warm; None when it is not installed."""
+    try:
+        from reader import make_reader
+    except ImportError:
+        return None
+    r = make_reader(f"{folder}/reader.sqlite")
+    for url in urls:
+        r.add_feed(url)
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        r.update_feeds(workers=workers, scheduled=False)
+        times.append(time.perf_counter() - started)
+    r.close()
+    return times[0], times[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -235,6 +265,12 @@ def main() -> None:
         default=200,
         help="feeds timed for the naive loop, extrapolated to --feeds (0: all of them)",
     )
+    parser.add_argument(
+        "--hosts", type=int, default=0, help="hosts the feeds are spread over (0: one each)"
+    )
+    parser.add_argument(
+        "--reader-workers", type=int, default=16, help="reader's update_feeds(workers=...)"
+    )
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--concurrency", type=int, default=32, help="fetches at once, per process")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
@@ -245,15 +281,15 @@ def main() -> None:
     from brief.db import make_engine, migrate, session_scope
     from brief.feeds.fetch import FetchConfig
     from brief.feeds.ingest import IngestConfig
-    from brief.feeds.netguard import StaticResolver
     from brief.models import Feed
     from brief.pipeline import ingest_all
 
     now = datetime.now(UTC)
+    hosts = args.hosts or args.feeds
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
     server = context.Process(
-        target=serve, args=(args.feeds, args.entries, args.delay, now, send), daemon=True
+        target=serve, args=(args.feeds, args.entries, args.delay, now, hosts, send), daemon=True
     )
     server.start()
     port = receive.recv()
@@ -269,7 +305,7 @@ def main() -> None:
                 insert(Feed),
                 [
                     {
-                        "url": f"http://feed-{n}.bench.test:{port}/feed/{n}.xml",
+                        "url": f"http://{host_of(n, hosts)}:{port}/feed/{n}.xml",
                         "section": SECTIONS[n % len(SECTIONS)],
                         "error_count": 0,
                         "weight": 1.0,
@@ -282,8 +318,7 @@ def main() -> None:
                 user_agent="brief-bench",
                 timeout=30,
                 concurrency=args.concurrency,
-                resolver=StaticResolver({"*.bench.test": ["127.0.0.1"]}),
-                allow_networks=("127.0.0.1/32",),
+                allow_networks=("127.0.0.0/8",),
             ),
             fulltext=False,
         )
@@ -305,8 +340,13 @@ def main() -> None:
     errors = [r for r in cold + warm if r.status == "error"]
     not_modified = sum(r.status == "not_modified" for r in warm)
 
+    all_urls = [f"http://{host_of(n, hosts)}:{port}/feed/{n}.xml" for n in range(args.feeds)]
+    with tempfile.TemporaryDirectory() as tmp:
+        memory.reset()
+        reader_times = run_reader(all_urls, tmp, args.reader_workers)
+        reader_memory = memory.peak
     sample = args.feeds if args.naive_sample <= 0 else min(args.naive_sample, args.feeds)
-    urls = [f"http://127.0.0.1:{port}/feed/{n}.xml" for n in range(sample)]
+    urls = all_urls[:sample]
     memory.reset()
     naive_cold, naive_entries = naive(urls)
     naive_warm, _ = naive(urls)  # no conditional GET: the same work again
@@ -322,7 +362,7 @@ def main() -> None:
     print(
         f"brief ingest bench: {args.feeds} feeds x {args.entries} entries "
         f"(~{len(feed_body(0, args.entries, now)) // 1024} KB each), "
-        f"{args.delay * 1000:g} ms per response, {args.processes} process(es) x "
+        f"{hosts} hosts, {args.delay * 1000:g} ms per response, {args.processes} process(es) x "
         f"{args.concurrency} fetches, {'SQLite' if not args.database_url else 'PostgreSQL'}, "
         f"{os.cpu_count()} cores"
     )
@@ -335,6 +375,18 @@ def main() -> None:
         f"  brief warm (304) {figures['warm']:7.2f} s   {not_modified} not modified, "
         f"peak {figures['warm memory'] / mb:.0f} MB"
     )
+    if reader_times is None:
+        print("  reader           (not installed: pip install reader to compare)")
+    else:
+        r_cold, r_warm = reader_times
+        print(
+            f"  reader cold      {r_cold:7.2f} s   update_feeds(workers={args.reader_workers}, "
+            f"scheduled=False), peak {reader_memory / mb:.0f} MB"
+        )
+        print(
+            f"  reader warm      {r_warm:7.2f} s   brief is {r_cold / figures['cold']:.2f}x "
+            f"(cold) and {r_warm / figures['warm']:.2f}x (warm) as fast"
+        )
     note = "" if sample == args.feeds else f" (timed on {sample} feeds, x{scale:g} extrapolated)"
     print(
         f"  naive cold       {naive_cold:7.2f} s   {naive_entries * scale:,.0f} entries, "

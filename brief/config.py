@@ -9,6 +9,7 @@ values: ``brief.feeds``, ``brief.digest`` and ``brief.mail`` never import this.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +35,10 @@ from pydantic_settings import (
 from brief.errors import ConfigError
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+# Secrets printed in our docs and examples: public, so never accepted in production.
+EXAMPLE_SECRETS = frozenset({DEV_SECRET, "change-me-to-a-long-random-string"})
+MIN_SECRET_LENGTH = 32
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ENV_FILE_VAR = "BRIEF_ENV_FILE"
 
 DEFAULT_SECTIONS = [
@@ -79,13 +84,48 @@ class SMTPConfig:
         self.timeout = float(query.get("timeout", "30"))
 
 
+def production_problems(secret: str, base_url: str) -> list[str]:
+    """Why these values would be unsafe in production (each names its setting)."""
+    problems = []
+    if secret in EXAMPLE_SECRETS:
+        problems.append(
+            "BRIEF_SECRET_KEY is an example from the docs, known to anyone: set a random "
+            "value (python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    elif len(secret) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"BRIEF_SECRET_KEY is {len(secret)} characters long; production needs at "
+            f"least {MIN_SECRET_LENGTH} random ones"
+        )
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and (parts.hostname or "") not in LOCAL_HOSTS:
+        problems.append(
+            f"BRIEF_BASE_URL {base_url} is plain http: links in emails would carry their "
+            "tokens in clear; use https:// (or run with BRIEF_ENV=development)"
+        )
+    return problems
+
+
+def default_data_dir() -> Path:
+    """Where brief keeps its files unless BRIEF_DATA_DIR says otherwise.
+
+    Fixed, whatever the current directory: a cron job and a second shell must find
+    the same database. A service running as root keeps them under /var/lib.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/brief")
+    from platformdirs import user_data_path
+
+    return user_data_path("brief", appauthor=False)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BRIEF_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
     env: Literal["development", "production"] = "development"
-    data_dir: Path = Path(".brief")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     broker_url: str | None = None
     result_backend: str | None = None
@@ -124,6 +164,9 @@ class Settings(BaseSettings):
     inbound_host: str = "127.0.0.1"
     inbound_port: int = Field(2525, ge=1, le=65535)
     postal_address: str = ""
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or networks,
+    # comma-separated); from anyone else those headers are ignored. Empty: none.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Sending (the batched mailer).
     smtp_connections: int = Field(4, ge=1, le=64)  # parallel SMTP connections per worker
     send_batch_size: int = Field(200, ge=1, le=10_000)  # deliveries claimed at once
@@ -151,6 +194,11 @@ class Settings(BaseSettings):
             dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=env_file or None)
         return init_settings, env_settings, dotenv_settings, file_secret_settings
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -167,6 +215,20 @@ class Settings(BaseSettings):
     def _split_sections(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [s for s in (p.strip().lower() for p in value.split(",")) if s]
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (like 10.0.0.2 or 10.0.0.0/24)"
+                ) from None
         return value
 
     @field_validator("smtp_url")
@@ -198,9 +260,11 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _production_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key.get_secret_value() == DEV_SECRET:
-            raise ValueError("BRIEF_SECRET_KEY must be set to a random value in production")
+    def _production_ready(self) -> Settings:
+        if self.env == "production":
+            problems = production_problems(self.secret_key.get_secret_value(), self.base_url)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     # Derived values: resolved here so every entry point agrees on them.

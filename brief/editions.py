@@ -83,6 +83,47 @@ def draft_edition(
     return window, select_drafts(drafts, per_section=plan.per_section, total=plan.total)
 
 
+@dataclass(frozen=True)
+class Supply:
+    """What the feeds have given: to tell a reader why an edition would be empty."""
+
+    feeds: int  # still polled
+    failing: int  # of those, failed at their last fetch
+    newest: datetime | None  # the newest article's publication time, of all stored
+
+
+def _supply(session: Session) -> Supply:
+    feeds, failing = store.feed_counts(session)
+    return Supply(feeds, failing, store.newest_article_time(session))
+
+
+def why_empty(supply: Supply, window: Window) -> str:
+    """One line on why no story fell in `window`, and what to do about it."""
+    span = f"{window[0]:%Y-%m-%d %H:%M} to {window[1]:%Y-%m-%d %H:%M} UTC"
+    if supply.feeds == 0:
+        return (
+            "no edition made: there are no feeds (brief feeds add URL, or brief feeds add-defaults)"
+        )
+    if supply.failing == supply.feeds:
+        return (
+            f"no edition made: all {supply.feeds} feed(s) failed at their last fetch "
+            "(brief feeds list shows why)"
+        )
+    if supply.newest is None:
+        return "no edition made: no new articles yet; the feeds have given none (run brief ingest)"
+    if supply.newest < window[0]:
+        return (
+            f"no edition made: no new articles; the newest is from {supply.newest:%Y-%m-%d %H:%M} "
+            f"UTC, before this edition's window ({span})"
+        )
+    if supply.newest >= window[1]:
+        return (
+            f"no edition made: no article in this edition's window ({span}); the newest, "
+            f"from {supply.newest:%Y-%m-%d %H:%M} UTC, is for the next edition"
+        )
+    return f"no edition made: no article in the window ({span}) made a story"
+
+
 def store_edition(
     session: Session,
     plan: EditionPlan,
@@ -107,10 +148,7 @@ def store_edition(
         total=plan.total,
     )
     if not digest.stories:
-        raise EmptyEditionError(
-            f"no stories between {window[0]:%Y-%m-%d %H:%M} and {window[1]:%Y-%m-%d %H:%M} UTC: "
-            "no edition made (see `brief feeds list` for failing feeds)"
-        )
+        raise EmptyEditionError(why_empty(_supply(session), window))
     web_url = ctx.web_url(day)
     rendered = render_digest(
         digest, brief_name=ctx.brief_name, web_url=web_url, postal_address=ctx.postal_address

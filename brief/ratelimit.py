@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from brief.redisguard import CONNECT_TIMEOUT, RedisGuard
+
 
 class RateLimiter(Protocol):
     def hit(self, key: str, limit: int, window_seconds: int) -> bool:
@@ -33,22 +35,35 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    """Shared by every web process; INCR + EXPIRE on one key per window."""
+    """Shared by every web process; INCR + EXPIRE on one key per window.
+
+    While Redis does not answer, each process counts in its own memory (a warning
+    is logged): subscribing keeps working, with limits per process meanwhile.
+    """
 
     def __init__(self, url: str, prefix: str = "brief:rl:") -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
+        )
         self._prefix = prefix
+        self._guard = RedisGuard("rate limits", redis.RedisError)
+        self._memory = MemoryRateLimiter()
 
     def hit(self, key: str, limit: int, window_seconds: int) -> bool:
+        count = self._guard.call(lambda: self._count(key, window_seconds))
+        if count is None:
+            return self._memory.hit(key, limit, window_seconds)
+        return count <= limit
+
+    def _count(self, key: str, window_seconds: int) -> int:
         window = int(time.time() // window_seconds)
         name = f"{self._prefix}{key}:{window_seconds}:{window}"
         pipe = self._redis.pipeline()
         pipe.incr(name)
         pipe.expire(name, window_seconds + 5)
-        count = int(pipe.execute()[0])
-        return count <= limit
+        return int(pipe.execute()[0])
 
 
 def make_rate_limiter(redis_url: str | None) -> RateLimiter:

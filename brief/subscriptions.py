@@ -73,6 +73,14 @@ def check_sections(names: Iterable[str], known: Sequence[str] | None = None) -> 
     return sections or None
 
 
+def check_section(name: str, known: Sequence[str]) -> str:
+    """One section a feed goes in: one of the configured ones (BRIEF_SECTIONS)."""
+    section = name.strip().lower()
+    if section not in known:
+        raise InputError(f"unknown section {name!r}; known: {', '.join(known)}")
+    return section
+
+
 def parse_sections(value: str | None, known: Sequence[str] | None = None) -> list[str] | None:
     """'world, tech' -> ['world', 'tech']; empty -> None (every section)."""
     if not value:
@@ -100,7 +108,9 @@ class RejectedRow:
     reason: str
 
 
-def parse_subscriber_csv(text: str) -> tuple[list[SubscriberRow], list[RejectedRow]]:
+def parse_subscriber_csv(
+    text: str, known_sections: Sequence[str] | None = None
+) -> tuple[list[SubscriberRow], list[RejectedRow]]:
     """Rows of 'email[,timezone[,sections]]', with or without a header line.
 
     Good rows and rejected rows come back separately, so an import can report
@@ -119,7 +129,11 @@ def parse_subscriber_csv(text: str) -> tuple[list[SubscriberRow], list[RejectedR
         try:
             email = normalize_email(fields[0])
             tz = check_timezone(fields[1]) if len(fields) > 1 and fields[1] else None
-            sections = parse_sections(fields[2].replace(";", ",")) if len(fields) > 2 else None
+            sections = (
+                parse_sections(fields[2].replace(";", ","), known_sections)
+                if len(fields) > 2
+                else None
+            )
         except InputError as exc:
             rejected.append(RejectedRow(number, fields[0], str(exc)))
             continue

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # A developer's .env must not change what the tests see: settings built here,
     # by the code under test, and in the processes the tests start read no dotenv.
     os.environ[ENV_FILE_VAR] = ""
+    # ...and nothing a test runs writes into the machine's real data folder.
+    os.environ["BRIEF_DATA_DIR"] = tempfile.mkdtemp(prefix="brief-tests-")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -16,6 +16,7 @@ from brief.feeds import schedule
 from brief.feeds.opml import OPMLFeed, parse_opml, to_opml
 from brief.models import Feed
 from brief.pipeline import ingest_all
+from brief.subscriptions import check_section
 
 feeds_app = typer.Typer(help="Manage the feeds brief reads.", no_args_is_help=True)
 
@@ -77,6 +78,7 @@ def feeds_add(
     ] = None,
 ) -> None:
     """Add a feed (or change the section, title or weight of one already added)."""
+    section = check_section(section, state.settings.sections)
     with session_scope(state.engine) as session:
         feed, created = store.add_feed(session, url, section, title, weight)
         typer.echo(f"{'added' if created else 'updated'} {feed.url} in section {feed.section}")
@@ -91,12 +93,20 @@ def feeds_add_defaults() -> None:
 
 
 def _add_many(feeds: Any) -> None:
-    added = 0
+    added, skipped = 0, 0
+    known = state.settings.sections
     with session_scope(state.engine) as session:
         for item in feeds:
-            _, created = store.add_feed(session, item.url, item.section or "world", item.title)
+            try:
+                section = check_section(item.section or known[0], known)
+            except InputError as exc:
+                typer.echo(f"skipped {item.url}: {exc}", err=True)
+                skipped += 1
+                continue
+            _, created = store.add_feed(session, item.url, section, item.title)
             added += created
-    typer.echo(f"{added} feed(s) added, {len(feeds) - added} already there")
+    there = len(feeds) - added - skipped
+    typer.echo(f"{added} feed(s) added, {there} already there, {skipped} skipped")
 
 
 @feeds_app.command("list")

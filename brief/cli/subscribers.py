@@ -85,7 +85,7 @@ def subscribers_add(
     """Add a subscriber, active at once (you vouch for the address)."""
     address = normalize_email(email)
     tz = check_timezone(timezone) if timezone else None
-    wanted = parse_sections(sections)
+    wanted = parse_sections(sections, state.settings.sections)
     delivery_hour = check_hour(hour) if hour is not None else None
     with session_scope(state.engine) as session:
         sub, created = store.add_subscriber(
@@ -141,7 +141,7 @@ def subscribers_import(path: Path, force: ForceOpt = False) -> None:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    rows, rejected = parse_subscriber_csv(text)
+    rows, rejected = parse_subscriber_csv(text, state.settings.sections)
     added, held = 0, []
     with (
         session_scope(state.engine) as session,

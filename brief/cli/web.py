@@ -26,7 +26,7 @@ def web(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the app applies BRIEF_TRUSTED_PROXIES itself
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from brief.models import Article, Feed
@@ -119,3 +119,9 @@ def articles_in_window(session: Session, start: datetime, end: datetime) -> list
         )
         for article, feed in rows
     ]
+
+
+def newest_article_time(session: Session) -> datetime | None:
+    """When the newest stored article was published; None when there is none."""
+    newest: datetime | None = session.scalar(select(func.max(Article.published_at)))
+    return newest

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from brief.errors import InputError, NotFoundError
@@ -157,3 +157,13 @@ def record_failure(session: Session, failure: FeedFailure) -> None:
     if failure.poll_interval_minutes is not None:
         values["poll_interval_minutes"] = failure.poll_interval_minutes
     session.execute(update(Feed).where(Feed.id == failure.feed_id).values(**values))
+
+
+def feed_counts(session: Session) -> tuple[int, int]:
+    """Feeds still polled, and how many of them failed at their last fetch."""
+    total, failing = session.execute(
+        select(func.count(), func.count().filter(Feed.error_count > 0)).where(
+            Feed.disabled_at.is_(None)
+        )
+    ).one()
+    return int(total), int(failing)

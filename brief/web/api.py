@@ -21,6 +21,7 @@ from brief.models import Edition, Feed
 from brief.runtime import edition_plan, summarizer
 from brief.subscriptions import (
     STATUSES,
+    check_section,
     normalize_email,
     parse_subscriber_csv,
     start_subscription,
@@ -257,7 +258,8 @@ def list_feeds(svc: Svc) -> list[FeedOut]:
 @router.post("/feeds", status_code=201, dependencies=[Operator])
 def add_feed(body: FeedIn, svc: Svc) -> FeedOut:
     with session_scope(svc.engine) as session:
-        feed, _ = store.add_feed(session, body.url, body.section, body.title)
+        section = check_section(body.section, svc.settings.sections)
+        feed, _ = store.add_feed(session, body.url, section, body.title)
         return _feed_out(feed)
 
 
@@ -341,7 +343,7 @@ async def import_subscribers(request: Request, svc: Svc, force: bool = False) ->
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("the CSV must be UTF-8") from None
-    rows, rejected = parse_subscriber_csv(text)
+    rows, rejected = parse_subscriber_csv(text, svc.settings.sections)
     added, held = 0, []
     with session_scope(svc.engine) as session:
         for row in rows:

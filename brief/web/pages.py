@@ -13,8 +13,8 @@ from sqlalchemy import text
 from brief import store, subscriptions, tokens
 from brief.db import session_scope
 from brief.errors import ForbiddenError, InputError, NotFoundError
-from brief.subscriptions import check_hour, check_timezone
-from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_token
+from brief.subscriptions import check_hour, check_sections, check_timezone
+from brief.tokens import UNSUBSCRIBE, UNSUBSCRIBE_MAX_AGE, read_subscriber_id
 from brief.web.deps import CHECK_INBOX, Services, Svc, ip_allowed
 from brief.web.security import (
     CSRF_COOKIE,
@@ -172,8 +172,8 @@ def subscribe_form(
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm(token: str, request: Request, svc: Svc) -> Response:
     max_age = svc.settings.confirm_max_age_hours * 3600
-    subscriber_id = int(
-        read_token(svc.settings.secret_key.get_secret_value(), tokens.CONFIRM, token, max_age)
+    subscriber_id = read_subscriber_id(
+        svc.settings.secret_key.get_secret_value(), tokens.CONFIRM, token, max_age
     )
     with session_scope(svc.engine) as session:
         _, newly = subscriptions.confirm(session, subscriber_id, svc.now())
@@ -184,13 +184,8 @@ def confirm(token: str, request: Request, svc: Svc) -> Response:
 
 
 def _manage_id(svc: Services, token: str) -> int:
-    return int(
-        read_token(
-            svc.settings.secret_key.get_secret_value(),
-            tokens.MANAGE,
-            token,
-            tokens.MANAGE_MAX_AGE,
-        )
+    return read_subscriber_id(
+        svc.settings.secret_key.get_secret_value(), tokens.MANAGE, token, tokens.MANAGE_MAX_AGE
     )
 
 
@@ -249,7 +244,7 @@ def save_preferences(
             status=403,
             notice="This form has expired; nothing was changed. Try again.",
         )
-    wanted = [s for s in sections or [] if s in svc.settings.sections] or None
+    wanted = check_sections(sections or [], svc.settings.sections)
     hour = _hour(delivery_hour)
     with session_scope(svc.engine) as session:
         subscriptions.update_preferences(
@@ -264,10 +259,8 @@ def save_preferences(
 
 
 def _unsubscribe_id(svc: Services, token: str) -> int:
-    return int(
-        read_token(
-            svc.settings.secret_key.get_secret_value(), UNSUBSCRIBE, token, UNSUBSCRIBE_MAX_AGE
-        )
+    return read_subscriber_id(
+        svc.settings.secret_key.get_secret_value(), UNSUBSCRIBE, token, UNSUBSCRIBE_MAX_AGE
     )
 
 

@@ -55,6 +55,13 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await PlainTextResponse("request body too large", 413)(scope, receive, send)
             return
+        if declared is None:  # chunked, or no body: read it here, up to the limit
+            body = await _read_body(receive, limit)
+            if body is None:
+                await PlainTextResponse("request body too large", 413)(scope, receive, send)
+                return
+            await self.app(scope, _replay(body, receive), send)
+            return
         seen = 0
 
         async def limited_receive():  # type: ignore[no-untyped-def]
@@ -76,6 +83,41 @@ class _TooLarge(Exception):
     pass
 
 
+async def _read_body(receive, limit: int) -> bytes | None:  # type: ignore[no-untyped-def]
+    """The whole body of a request that did not declare its length; None past `limit`.
+
+    Read before the app runs: the app's body parsing turns any error raised while
+    reading into a 400 (FastAPI does), so a streamed check could not answer 413.
+    """
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):  # type: ignore[no-untyped-def]
+    """A receive that gives the app the body read already, then the real receive."""
+    sent = False
+
+    async def replay():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 def new_csrf_cookie() -> str:
     return secrets.token_urlsafe(24)
 
@@ -92,5 +134,6 @@ def csrf_ok(secret: str, cookie: str | None, field: str | None) -> bool:
 
 
 def client_ip(request: Request) -> str:
-    # Behind a proxy, run uvicorn with --proxy-headers so this is the real client.
+    # Behind a proxy listed in BRIEF_TRUSTED_PROXIES, the app has set this from
+    # X-Forwarded-For already; from anyone else that header is ignored.
     return request.client.host if request.client else "unknown"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from brief.config import DEFAULT_SECTIONS
+
 
 def brief(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None, input: str | None = None
@@ -167,3 +169,23 @@ def test_test_send_goes_only_to_the_given_addresses(tmp_path: Path) -> None:
     assert editions["deliveries"] == {"sent": 1}  # the demo subscriber's only; no test row
     bad = brief(tmp_path, "digest", "test-send", "1", "--to", "x@y.z\r\nBcc: a@b.c", env=demo)
     assert bad.returncode == 1 and "invalid email address" in bad.stderr
+
+
+def test_unknown_sections_are_refused_wherever_they_are_typed(tmp_path: Path) -> None:
+    worl = brief(tmp_path, "subscribers", "add", "a@example.org", "--sections", "world,worl")
+    assert worl.returncode == 1
+    assert worl.stderr.strip().splitlines() == [
+        "error: unknown section(s) worl; known: " + ", ".join(DEFAULT_SECTIONS)
+    ]
+    feed = brief(tmp_path, "feeds", "add", "https://x.test/rss", "--section", "worl")
+    assert feed.returncode == 1 and "unknown section 'worl'" in feed.stderr
+    csv = tmp_path / "readers.csv"
+    csv.write_text("email,timezone,sections\nb@example.org,,sprot\nc@example.org,,sport\n")
+    imported = brief(tmp_path, "subscribers", "import", str(csv))
+    assert imported.returncode == 0
+    assert "line 2: skipped 'b@example.org': unknown section(s) sprot" in imported.stderr
+    assert "1 added" in imported.stdout
+    listed = json.loads(brief(tmp_path, "subscribers", "list", "--json").stdout)
+    assert [(s["email"], s["sections"]) for s in listed["subscribers"]] == [
+        ("c@example.org", ["sport"])
+    ]

@@ -8,18 +8,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from brief import store
 from brief.batch import BatchConfig, Mailer, retry_delay
 from brief.db import session_scope
 from brief.editions import build_edition
 from brief.mail.smtp_session import SMTPSession
-from brief.models import Delivery
+from brief.models import Article, Delivery
 from brief.pipeline import send_edition
 from brief.sending import DueNow, EveryActive, OneSubscriber, PendingSend, send_pending
 from tests.factories import CTX, NOW, add_feed_with_articles, plan
-from tests.mailfakes import BUSY, FULL, NO_REPLY, REFUSED, RecordingMail
+from tests.mailfakes import BUSY, FULL, GREYLISTED, NO_REPLY, REFUSED, RecordingMail
 from tests.smtpserver import SMTPServer
 
 LEASE = timedelta(minutes=10)
@@ -134,6 +134,18 @@ def test_a_busy_domain_is_slowed_down_not_the_whole_send(engine: Engine) -> None
     assert all(r.status == "pending" and r.attempts == 0 for r in waiting)
     assert all(r.not_before and r.not_before >= NOW + timedelta(seconds=29) for r in waiting)
     assert rows["one@x.test"].attempts == 1 and busy.recipients() == ["four@y.test"]
+
+
+def test_a_greylisted_recipient_waits_alone(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    greylisting = RecordingMail(replies={"one@x.test": GREYLISTED})
+    config = BatchConfig(connections=1)  # in delivery order: one@ first
+    outcomes = send_edition(engine, edition_id, greylisting.mailer(), lambda: NOW, config=config)
+    assert {o.recipient: o.status for o in outcomes} == {
+        "one@x.test": "retry",
+        "two@x.test": "sent",  # the domain goes on
+        "three@x.test": "sent",
+    }
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning:aiosmtpd.*")
@@ -285,7 +297,10 @@ def test_no_stories_no_edition_and_nothing_sent(engine: Engine) -> None:
 
     with session_scope(engine) as session:
         store.add_subscriber(session, "one@x.test", now=NOW)
-    with session_scope(engine) as session, pytest.raises(EmptyEditionError, match="no stories"):
+    with (
+        session_scope(engine) as session,
+        pytest.raises(EmptyEditionError, match="there are no feeds"),
+    ):
         build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
     mail = RecordingMail()
     ingest = IngestConfig(fetch=FetchConfig(user_agent="brief-test"))
@@ -326,3 +341,28 @@ def test_the_operator_sees_and_resolves_unsure_deliveries(tmp_path: Path) -> Non
     assert sent.returncode == 0 and "1 sent, 0 failed" in sent.stdout, sent.stderr
     again = brief(tmp_path, "editions", "show", str(edition_id))
     assert "unsure" not in again.stdout
+
+
+def test_an_empty_edition_says_why(engine: Engine) -> None:
+    from brief.errors import EmptyEditionError
+
+    def why() -> str:
+        with session_scope(engine) as session, pytest.raises(EmptyEditionError) as info:
+            build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+        return str(info.value)
+
+    with session_scope(engine) as session:
+        feed, _ = store.add_feed(session, "https://a.test/feed", "world")
+        feed.error_count, feed.last_error = 2, "HTTP 503"
+    assert "all 1 feed(s) failed at their last fetch" in why()
+    with session_scope(engine) as session:
+        store.add_feed(session, "https://b.test/feed", "world")
+    assert "no new articles yet" in why()
+    with session_scope(engine) as session:
+        add_feed_with_articles(session, "https://c.test/feed", "world", ["Old news"])
+        session.execute(
+            update(Article)
+            .values(published_at=NOW - timedelta(days=3))
+            .execution_options(synchronize_session=False)
+        )
+    assert f"the newest is from {NOW - timedelta(days=3):%Y-%m-%d %H:%M} UTC" in why()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+
+import pytest
 
 from brief.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from tests.services import require_redis
+from tests.smtpserver import free_port
 
 
 def test_memory_limiter_counts_per_key_and_window() -> None:
@@ -23,3 +27,13 @@ def test_redis_limiter_is_shared_between_processes() -> None:
     one, two = RedisRateLimiter(url), RedisRateLimiter(url)  # two web processes
     assert one.hit(key, 3, 60) and two.hit(key, 3, 60) and one.hit(key, 3, 60)
     assert not two.hit(key, 3, 60)
+
+
+def test_with_redis_down_limits_fall_back_to_memory(caplog: pytest.LogCaptureFixture) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    limiter = RedisRateLimiter(dead)
+    with caplog.at_level(logging.WARNING, logger="brief.redisguard"):
+        answers = [limiter.hit("k", 2, 60) for _ in range(3)]
+    assert answers == [True, True, False]  # still limited, in this process's memory
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "rate limits: Redis does not answer" in warnings[0]

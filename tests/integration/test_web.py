@@ -32,6 +32,7 @@ from tests.factories import (
     add_feed_with_articles,
     plan,
 )
+from tests.smtpserver import free_port
 
 SECRET = "web-test-secret"
 ADMIN = "operator-token-123"
@@ -177,6 +178,43 @@ def test_a_1mb_body_is_refused(client: TestClient) -> None:
     )
 
 
+def test_subscribing_works_with_redis_down(
+    engine: Engine, tmp_path: Path, queue: RecordingQueue
+) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # the rate limits' Redis: nothing listens
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        database_url=engine.url.render_as_string(hide_password=False),
+        base_url="https://brief.test",
+        secret_key=SECRET,
+        redis_url=dead,
+    )
+    with TestClient(create_app(settings, queue=queue), base_url="https://brief.test") as client:
+        assert subscribe(client, "form@example.org").status_code == 200
+        answer = client.post("/api/subscribe", json={"email": "json@example.org"})
+        assert answer.status_code == 202
+    assert queue.names() == ["brief.send_confirmation"] * 2
+
+
+def test_a_1mb_chunked_body_is_refused_with_413(client: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        for _ in range(64):
+            yield b"x" * 16384
+
+    for path in ("/subscribe", "/api/subscribe"):
+        answer = client.post(
+            path, content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer.status_code == 413, path
+    small = client.post(
+        "/api/subscribe",
+        content=iter([b'{"email": "chunked', b'@example.org"}']),
+        headers={"content-type": "application/json"},
+    )
+    assert small.status_code == 202  # a small chunked body still gets through
+
+
 def test_confirm_activates_and_queues_the_welcome(
     client: TestClient, engine: Engine, queue: RecordingQueue
 ) -> None:
@@ -210,6 +248,25 @@ def test_bad_confirm_tokens_change_nothing(client: TestClient, engine: Engine, t
     assert sub is not None and sub.status == "pending"
 
 
+@pytest.mark.parametrize("subject", ["abc", "1.5", "-1", "0", "²", "", str(2**70), 2**70, -5])
+def test_no_token_content_gives_a_500(client: TestClient, subject: int | str) -> None:
+    # Signed with the real secret: only the subject is odd.
+    for purpose, path in (
+        (CONFIRM, "confirm"),
+        (MANAGE, "preferences"),
+        (UNSUBSCRIBE, "unsubscribe"),
+    ):
+        token = make_token(SECRET, purpose, subject)
+        page = client.get(f"/{path}/{token}")
+        assert page.status_code == 400 and "not valid" in page.text, (path, subject)
+    one_click = client.post(
+        f"/unsubscribe/{make_token(SECRET, UNSUBSCRIBE, subject)}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert one_click.status_code == 400
+
+
 def test_an_expired_confirm_token_is_refused(
     client: TestClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -239,7 +296,7 @@ def test_preferences_change_sections_zone_hour_and_pause(
         path,
         data={
             "csrf_token": token,
-            "sections": ["sport", "nope"],
+            "sections": ["sport"],
             "timezone": "Asia/Tokyo",
             "delivery_hour": "5",
             "paused": "1",
@@ -254,6 +311,9 @@ def test_preferences_change_sections_zone_hour_and_pause(
         5,
         "paused",
     )
+    sprot = client.post(path, data={"csrf_token": token, "sections": ["sport", "sprot"]})
+    assert sprot.status_code == 400 and "unknown section(s) sprot" in sprot.text
+    assert subscriber(engine, "pref@example.org").sections == ["sport"]  # type: ignore[union-attr]
     bad_zone = client.post(
         path, data={"csrf_token": token, "timezone": "Mars/Base", "delivery_hour": "5"}
     )
@@ -328,7 +388,10 @@ def test_building_with_no_stories_says_why_and_is_not_a_client_error(
     built = client.post("/api/editions", json={"send": True}, headers=auth())
     assert built.status_code == 200, built.text
     assert built.json()["edition"] is None and built.json()["created"] is False
-    assert "no stories" in built.json()["reason"] and built.json()["send_task_id"] is None
+    assert (
+        "no edition made: there are no feeds" in built.json()["reason"]
+        and built.json()["send_task_id"] is None
+    )
     assert client.get("/api/editions", headers=auth()).json() == []
     assert queue.sent == []
 
@@ -379,13 +442,19 @@ def test_operator_feeds_subscribers_import_and_stats(client: TestClient, engine:
         client.post("/api/feeds", json={"url": "javascript:alert(1)"}, headers=auth()).status_code
         == 400
     )
+    worl = client.post(
+        "/api/feeds", json={"url": "https://y.test/rss", "section": "worl"}, headers=auth()
+    )
+    assert worl.status_code == 400 and "unknown section 'worl'" in worl.json()["detail"]
     imported = client.post(
         "/api/subscribers/import",
         headers={**auth(), "content-type": "text/csv"},
-        content=b"email\na@example.org\nnope\nb@example.org,Asia/Tokyo\n",
+        content=b"email\na@example.org\nnope\nb@example.org,Asia/Tokyo\nc@example.org,,sprot\n",
     )
     assert imported.status_code == 200
-    assert imported.json()["added"] == 2 and imported.json()["rejected"][0]["line"] == 3
+    rejected = imported.json()["rejected"]
+    assert imported.json()["added"] == 2 and [r["line"] for r in rejected] == [3, 5]
+    assert "unknown section(s) sprot" in rejected[1]["reason"]
     listing = client.get("/api/subscribers?status=active&per_page=1&page=2", headers=auth())
     assert listing.json()["total"] == 2 and [s["email"] for s in listing.json()["items"]] == [
         "b@example.org"

@@ -226,3 +226,20 @@ def test_the_canvas_pieces_through_json_make_the_same_edition() -> None:
         )
         == 1
     )
+
+
+def test_why_an_edition_is_empty() -> None:
+    from datetime import UTC, datetime
+
+    from brief.editions import Supply, why_empty
+
+    window = (datetime(2026, 3, 1, 6, tzinfo=UTC), datetime(2026, 3, 2, 6, tzinfo=UTC))
+    old = datetime(2026, 2, 20, 9, 30, tzinfo=UTC)
+    assert "there are no feeds" in why_empty(Supply(0, 0, None), window)
+    assert "all 3 feed(s) failed" in why_empty(Supply(3, 3, old), window)
+    assert "no new articles yet" in why_empty(Supply(3, 1, None), window)
+    stale = why_empty(Supply(3, 0, old), window)
+    assert "the newest is from 2026-02-20 09:30 UTC" in stale
+    assert "(2026-03-01 06:00 to 2026-03-02 06:00 UTC)" in stale
+    assert "made a story" in why_empty(Supply(3, 0, window[0]), window)
+    assert "is for the next edition" in why_empty(Supply(3, 0, window[1]), window)
