@@ -46,7 +46,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -65,6 +66,7 @@ from brief.tokens import Links
 from brief.types import DeliveryStatus, SendStatus, SiteContext
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RETRY_BASE = 60.0  # seconds before a transient failure's first retry; doubled per attempt
 RETRY_MAX = 3600.0
@@ -679,7 +681,7 @@ class _Run:
                     self.report.stopped = "time budget spent"
                     _wait_until_done(work, self.stop)
                     break
-                claimed = _claim(engine, config, self.now())
+                claimed = self._retried(lambda: _claim(engine, config, self.now()), None)
                 if not claimed:
                     if work.unfinished_tasks:  # the last rows are in flight: look once more
                         _wait_until_done(work, self.stop)
@@ -688,7 +690,9 @@ class _Run:
                 in_hand = [row.id for row in claimed]
                 self.report.claimed += len(claimed)
                 lease_end = time.monotonic() + config.lease.total_seconds()
-                items = _prepare(engine, claimed, self.mailer.ctx, self.now(), lease_end - margin)
+                deadline = lease_end - margin
+                prepare = partial(_prepare, engine, claimed, self.mailer.ctx, self.now(), deadline)
+                items = self._retried(prepare, deadline)
                 if not threads:  # started with the first batch: nothing due, no connection
                     connections, threads = self._start(work)
                 for item in items:
@@ -711,6 +715,23 @@ class _Run:
                 self.error = self.error or exc
         if self.error is None:
             self.error = next((c.error for c in connections if c.error is not None), None)
+
+    def _retried(self, step: Callable[[], _T], deadline: float | None) -> _T:
+        """``step`` (a claim, a prepare), again after a database error while the sending
+        threads ride it out too (they retry their commits), until ``deadline`` or, for
+        a claim, BEFORE_END_RETRY seconds. A claim whose reply was lost leaves its rows
+        to the sweep, at the end of their lease."""
+        limit = deadline if deadline is not None else time.monotonic() + BEFORE_END_RETRY
+        pause = 0.1
+        while True:
+            try:
+                return step()
+            except DB_ERRORS as exc:
+                if self.stop.is_set() or time.monotonic() + pause > limit:
+                    raise
+                log.warning("claiming or preparing failed (%s); retrying in %.1f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _start(self, work: queue.Queue[_Work]) -> tuple[list[_Connection], list[threading.Thread]]:
         connections = [
@@ -758,6 +779,8 @@ def _prepare(
                 continue
             try:
                 variants[key] = _variant(session, row.edition_id, row.sections, ctx, now)
+            except DB_ERRORS:  # the database, not the edition: the caller tries again
+                raise
             except Exception as exc:
                 log.exception("edition %s: cannot prepare its message; back to pending", key[0])
                 _put_back(engine, claimed, key, f"{type(exc).__name__}: {exc}", now)
