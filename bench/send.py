@@ -28,7 +28,7 @@ delivery is final, and prints:
   full); not this script nor its own backend, which only watch;
 - CPU per message of each of those (user + system time, from ``/proc/PID/stat``);
 - then, into the same sink, ``smtp-source -c -l SIZE -m COUNT -s SESSIONS`` with SIZE the
-  average size of the messages just sent (DKIM included) and SESSIONS = workers x
+  average size of the messages just sent (less a DKIM header) and SESSIONS = workers x
   connections: the rate of a C client that does nothing but SMTP, the ceiling.
   smtp-source opens a connection per message; brief keeps each open.
 
@@ -411,9 +411,10 @@ def wait_ready(client: Celery, pid: int, timeout: float = 60) -> None:
 # -- the run --------------------------------------------------------------------------------------
 
 
-def average_size(engine: Engine, readers: int) -> int:
+def average_size(engine: Engine) -> int:
     """What the sink took, per message: the DATA sizes are not in the database, so the
-    message of each variant is made once here as the workers make it (DKIM adds ~0.3 KB)."""
+    message of each variant is made once here as the workers make it, unsigned (a DKIM
+    header adds ~0.3 KB)."""
     from brief import runtime
     from brief.config import Settings
     from brief.delivery import edition_digest
@@ -532,7 +533,7 @@ def main() -> None:
         sent = by_status.get("sent", 0)
         sink_count, sink_first, sink_last = sink.messages, sink.first, sink.last
 
-        size = average_size(engine, args.readers)
+        size = average_size(engine)
         print(
             f"{args.workers} worker processes x {args.connections} connections, batches of "
             f"{args.batch_size}, DKIM {args.dkim}; ~{size:,} bytes a message"
