@@ -12,7 +12,8 @@ Every send of an edition takes this path (`brief run`, `brief digest send`, the 
    "." (the session's ``before_end``), so at most one row per connection is ever
    `sending`, and a message the server accepted is unrecorded only from its 250 to the
    next commit. Other outcomes ride along in the same transaction;
-4. repeat until nothing is due, or the time budget is spent, or we are asked to stop.
+4. repeat until nothing is due, or the time budget is spent, or we are asked to stop;
+   the next batch is claimed when half of this one is left, so no connection waits.
 
 What each reply does to the row (brief.types.DeliveryStatus):
 - sent: `sent`;
@@ -45,7 +46,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -64,6 +66,7 @@ from brief.tokens import Links
 from brief.types import DeliveryStatus, SendStatus, SiteContext
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RETRY_BASE = 60.0  # seconds before a transient failure's first retry; doubled per attempt
 RETRY_MAX = 3600.0
@@ -514,16 +517,25 @@ class _Connection:
         pause = 0.1
         while True:
             try:
-                self._mode(db, autocommit=not (self.refused or self.results or self.deferred))
-                for row, reply in self.refused:
-                    self.mailer.on_refused(db, row, reply)
-                store.record_outcomes(db, self.results)
-                for delivery_id, at in self.deferred:
-                    store.release(db, [delivery_id], not_before=at, error="domain slowed down")
-                ours = store.mark_progress(
-                    db, sent=self.sent, sending=sending, message_id=message_id
-                )
-                db.commit()
+                lone = not (self.refused or self.results or self.deferred)
+                self._mode(db, autocommit=lone)
+                if lone:  # the usual case: one statement on the bare connection
+                    assert self.conn is not None
+                    ours = store.mark_progress(
+                        self.conn, sent=self.sent, sending=sending, message_id=message_id
+                    )
+                    if self.conn.in_transaction():  # SQLAlchemy's own begin (SQLite)
+                        self.conn.commit()
+                else:
+                    for row, reply in self.refused:
+                        self.mailer.on_refused(db, row, reply)
+                    store.record_outcomes(db, self.results)
+                    for delivery_id, at in self.deferred:
+                        store.release(db, [delivery_id], not_before=at, error="domain slowed down")
+                    ours = store.mark_progress(
+                        db, sent=self.sent, sending=sending, message_id=message_id
+                    )
+                    db.commit()
             except DB_ERRORS as exc:
                 _rollback(db)
                 self.async_commit, self.autocommit = False, None  # on the next connection
@@ -667,20 +679,28 @@ class _Run:
                 spent = time.monotonic() - started
                 if config.budget is not None and self.report.claimed and spent >= config.budget:
                     self.report.stopped = "time budget spent"
+                    _wait_until_done(work, self.stop)
                     break
-                claimed = _claim(engine, config, self.now())
+                claimed = self._retried(lambda: _claim(engine, config, self.now()), None)
                 if not claimed:
+                    if work.unfinished_tasks:  # the last rows are in flight: look once more
+                        _wait_until_done(work, self.stop)
+                        continue
                     break
                 in_hand = [row.id for row in claimed]
                 self.report.claimed += len(claimed)
                 lease_end = time.monotonic() + config.lease.total_seconds()
-                items = _prepare(engine, claimed, self.mailer.ctx, self.now(), lease_end - margin)
+                deadline = lease_end - margin
+                prepare = partial(_prepare, engine, claimed, self.mailer.ctx, self.now(), deadline)
+                items = self._retried(prepare, deadline)
                 if not threads:  # started with the first batch: nothing due, no connection
                     connections, threads = self._start(work)
                 for item in items:
                     work.put(item)
                 in_hand = []
-                _wait_until_done(work, self.stop)
+                # The next batch is claimed while this one's last rows are sent, so no
+                # connection waits for a claim.
+                _wait_until_low(work, self.stop, max(config.batch_size // 2, 1))
         except BaseException as exc:
             self.error = exc
         finally:
@@ -695,6 +715,23 @@ class _Run:
                 self.error = self.error or exc
         if self.error is None:
             self.error = next((c.error for c in connections if c.error is not None), None)
+
+    def _retried(self, step: Callable[[], _T], deadline: float | None) -> _T:
+        """``step`` (a claim, a prepare), again after a database error while the sending
+        threads ride it out too (they retry their commits), until ``deadline`` or, for
+        a claim, BEFORE_END_RETRY seconds. A claim whose reply was lost leaves its rows
+        to the sweep, at the end of their lease."""
+        limit = deadline if deadline is not None else time.monotonic() + BEFORE_END_RETRY
+        pause = 0.1
+        while True:
+            try:
+                return step()
+            except DB_ERRORS as exc:
+                if self.stop.is_set() or time.monotonic() + pause > limit:
+                    raise
+                log.warning("claiming or preparing failed (%s); retrying in %.1f s", exc, pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _start(self, work: queue.Queue[_Work]) -> tuple[list[_Connection], list[threading.Thread]]:
         connections = [
@@ -742,6 +779,8 @@ def _prepare(
                 continue
             try:
                 variants[key] = _variant(session, row.edition_id, row.sections, ctx, now)
+            except DB_ERRORS:  # the database, not the edition: the caller tries again
+                raise
             except Exception as exc:
                 log.exception("edition %s: cannot prepare its message; back to pending", key[0])
                 _put_back(engine, claimed, key, f"{type(exc).__name__}: {exc}", now)
@@ -774,6 +813,12 @@ def _wait_until_done(work: queue.Queue[_Work], stop: threading.Event) -> None:
     with work.all_tasks_done:
         while work.unfinished_tasks and not stop.is_set():
             work.all_tasks_done.wait(0.2)
+
+
+def _wait_until_low(work: queue.Queue[_Work], stop: threading.Event, low: int) -> None:
+    """Until at most `low` rows wait for a connection, or the batch is stopping."""
+    while work.qsize() > low and not stop.is_set():
+        time.sleep(0.005)
 
 
 def _leftovers(work: queue.Queue[_Work], connections: list[_Connection]) -> list[int]:
