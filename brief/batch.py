@@ -17,7 +17,9 @@ Every send of an edition takes this path (`brief run`, `brief digest send`, the 
 What each reply does to the row (brief.types.DeliveryStatus):
 - sent: `sent`;
 - transient (4xx, a drop before the end of DATA): `pending` again with `not_before`
-  (back-off per attempt); a 421/451 also slows that recipient domain down;
+  (back-off per attempt). A 421 or a 4xx to MAIL FROM also slows that recipient domain
+  down, and so do ten 4xx to RCPT TO from one domain in a row; a single recipient's
+  4xx (greylisting) delays only that recipient;
 - permanent (5xx): `on_refused` (the row `failed`; bounce handling hangs off it);
 - unsure (a timeout or drop after the end of DATA was sent): `unsure`, never resent
   by itself: `brief editions show` lists them for the operator.
@@ -66,7 +68,8 @@ log = logging.getLogger(__name__)
 RETRY_BASE = 60.0  # seconds before a transient failure's first retry; doubled per attempt
 RETRY_MAX = 3600.0
 MAX_ATTEMPTS = 10  # a recipient answering 4xx this many times in a row: failed for good
-DOMAIN_BACKOFF = 30.0  # a 421/451 slows the domain for this long (sendrate doubles repeats)
+DOMAIN_BACKOFF = 30.0  # a busy domain waits this long (sendrate doubles repeats)
+REFUSALS_SLOW_DOMAIN = 10  # recipient 4xx in a row that mean the domain, not the recipients
 MAX_RATE_WAIT = 2.0  # a row waiting longer for its domain goes back to pending meanwhile
 LEASE_MARGIN = 60.0  # stop sending a batch's rows this long before its lease ends
 LEASE_MARGIN_SHARE = 0.2  # ...or this share of the lease, when that is shorter
@@ -253,6 +256,7 @@ class _Connection:
         self.results: list[DeliveryResult] = []
         self.refused: list[tuple[ClaimedDelivery, SendReply]] = []
         self.deferred: list[tuple[int, datetime]] = []
+        self.refusals: dict[str, int] = {}  # domain -> recipient 4xx since its last 250
         self.unsent: list[int] = []  # claimed rows not started: the supervisor releases them
         self.deadline = float("inf")
         self.error: BaseException | None = None
@@ -427,9 +431,10 @@ class _Connection:
                 assert committed, "a message sent without its `sending` commit"
                 self.sent = SentDelivery(row.id, message_id, self.now(), reply.code)
                 self.mailer.rate.succeeded(domain)
+                self.refusals.pop(domain, None)
                 self._report(row, SendStatus.SENT, None)
             case SendOutcome.TRANSIENT:
-                if reply.code in (421, 451):
+                if self._slows_domain(domain, reply):
                     self.mailer.rate.backoff(domain, DOMAIN_BACKOFF)
                 if reply.code is not None and row.attempts >= MAX_ATTEMPTS:
                     self._fail(row, reply, f"gave up after {row.attempts} attempts")
@@ -448,6 +453,17 @@ class _Connection:
                     _reply_text(reply),
                 )
                 self._record(row, DeliveryStatus.UNSURE, reply.code, _reply_text(reply))
+
+    def _slows_domain(self, domain: str, reply: SendReply) -> bool:
+        if reply.slows_domain():
+            return True
+        if reply.code is None:  # a drop: the session reconnects; not the domain's say
+            return False
+        run = self.refusals[domain] = self.refusals.get(domain, 0) + 1
+        if run < REFUSALS_SLOW_DOMAIN:
+            return False
+        self.refusals.pop(domain)
+        return True
 
     def _fail(self, row: ClaimedDelivery, reply: SendReply | None, note: str | None) -> None:
         text = " ".join(x for x in ((_reply_text(reply) if reply else None), note) if x)

@@ -19,9 +19,12 @@ from brief.mail.smtp_session import SendOutcome, SendReply
 from brief.types import SiteContext
 from tests.factories import CTX
 
-REFUSED = SendReply(SendOutcome.PERMANENT, 550, "RCPT: 550 5.1.1 No such user here")
-FULL = SendReply(SendOutcome.TRANSIENT, 452, "RCPT: 452 4.2.2 Mailbox full")  # this one only
-BUSY = SendReply(SendOutcome.TRANSIENT, 451, "RCPT: 451 4.3.0 Try again later")  # the domain
+REFUSED = SendReply(SendOutcome.PERMANENT, 550, "RCPT: 550 5.1.1 No such user here", "RCPT")
+# This recipient only:
+FULL = SendReply(SendOutcome.TRANSIENT, 452, "RCPT: 452 4.2.2 Mailbox full", "RCPT")
+GREYLISTED = SendReply(SendOutcome.TRANSIENT, 451, "RCPT: 451 4.7.1 Greylisted", "RCPT")
+# The whole domain:
+BUSY = SendReply(SendOutcome.TRANSIENT, 451, "MAIL: 451 4.3.0 Try again later", "MAIL")
 # No reply to the end of DATA: the message may well have arrived (it is kept here).
 NO_REPLY = SendReply(SendOutcome.UNSURE, None, "no reply to the end of DATA: TimeoutError")
 

@@ -49,6 +49,18 @@ class SendReply:
     outcome: SendOutcome
     code: int | None
     text: str
+    stage: str = ""  # the command refused ("MAIL", "RCPT", "DATA"), when one was
+
+    def slows_domain(self) -> bool:
+        """Whether this refusal is about the receiving domain, not one recipient.
+
+        A 421 closes the connection and a 4xx to MAIL FROM refuses the whole
+        transaction: the domain is busy or throttling us. A 4xx to one RCPT TO
+        (greylisting, a full mailbox) concerns that recipient alone.
+        """
+        if self.outcome != SendOutcome.TRANSIENT or self.code is None:
+            return False
+        return self.code == 421 or self.stage == "MAIL"
 
 
 class RelayError(MailTransientError):
@@ -288,12 +300,12 @@ class SMTPSession:
         message = f"{stage}: {code} {text}"
         if code == 421:
             self._drop()
-            return SendReply(SendOutcome.TRANSIENT, code, message)
+            return SendReply(SendOutcome.TRANSIENT, code, message, stage)
         if reset:
             self._reset()
         if 500 <= code < 600:
-            return SendReply(SendOutcome.PERMANENT, code, message)
-        return SendReply(SendOutcome.TRANSIENT, code, message)
+            return SendReply(SendOutcome.PERMANENT, code, message, stage)
+        return SendReply(SendOutcome.TRANSIENT, code, message, stage)
 
     def _dropped(self, outcome: SendOutcome, text: str) -> SendReply:
         self._drop()

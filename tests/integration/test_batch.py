@@ -18,14 +18,33 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from brief import store
-from brief.batch import BatchConfig, BatchReport, Mailer, mark_failed, retry_delay, send_batches
+from brief.batch import (
+    REFUSALS_SLOW_DOMAIN,
+    BatchConfig,
+    BatchReport,
+    Mailer,
+    mark_failed,
+    retry_delay,
+    send_batches,
+)
 from brief.db import make_engine, session_scope
 from brief.editions import build_edition
 from brief.mail.smtp_session import SendReply, SMTPSession
 from brief.models import Delivery
 from brief.store import ClaimedDelivery
 from tests.factories import CTX, NOW, add_feed_with_articles, plan
-from tests.faultsmtp import HANG_UP, SHUTTING_DOWN, Faults, FaultSMTPServer, at, every, refuse
+from tests.faultsmtp import (
+    GREYLISTED,
+    HANG_UP,
+    SHUTTING_DOWN,
+    Faults,
+    FaultSMTPServer,
+    at,
+    chosen,
+    every,
+    greylist,
+    refuse,
+)
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:aiosmtpd.*")
@@ -153,6 +172,38 @@ def test_a_5xx_fails_only_that_one_and_a_4xx_waits_for_its_back_off(engine: Engi
         smtp.wait_for(len(addresses) - 1)
     assert smtp.copies() == {a: 1 for a in addresses if a != gone}
     assert _statuses(engine)[gone] == "failed"
+
+
+def test_greylisting_a_fifth_delays_only_those_recipients(engine: Engine) -> None:
+    addresses = _setup(engine, 60)
+    greylisted = {a for a in addresses if chosen(a, 0.2)}
+    assert 5 <= len(greylisted) <= 20
+    with FaultSMTPServer(Faults(rcpt=greylist(0.2))) as smtp:
+        first = _send(engine, smtp)
+        # One pass sends everyone else: no domain waits for its greylisted recipients.
+        assert first.count("sent") == len(addresses) - len(greylisted)
+        rows = _rows(engine)
+        assert {a for a in addresses if rows[a].status == "pending"} == greylisted
+        assert all(rows[a].not_before == NOW + retry_delay(1) for a in greylisted)
+        assert _send(engine, smtp, at=NOW + retry_delay(1)).count("sent") == len(greylisted)
+        smtp.wait_for(len(addresses))
+    assert smtp.copies() == dict.fromkeys(addresses, 1)
+
+
+def test_a_run_of_recipient_refusals_slows_that_domain(engine: Engine) -> None:
+    addresses = _setup(engine, 2 * REFUSALS_SLOW_DOMAIN + 10)
+    on_x = [a for a in addresses if a.endswith("@x.test")]
+    with FaultSMTPServer(
+        Faults(rcpt=lambda a, n: GREYLISTED if a.endswith("@x.test") else None)
+    ) as smtp:
+        report = _send(engine, smtp, config=BatchConfig(batch_size=100, connections=1, lease=LEASE))
+    rows = _rows(engine)
+    tried = [a for a in on_x if rows[a].attempts]
+    # After ten refusals in a row the domain waits: the rest of x.test is given back
+    # untried, and y.test is sent meanwhile.
+    assert len(tried) == REFUSALS_SLOW_DOMAIN
+    assert all(rows[a].status == "pending" for a in on_x)
+    assert report.count("sent") == len(addresses) - len(on_x)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from brief.models import Delivery
 from brief.pipeline import send_edition
 from brief.sending import DueNow, EveryActive, OneSubscriber, PendingSend, send_pending
 from tests.factories import CTX, NOW, add_feed_with_articles, plan
-from tests.mailfakes import BUSY, FULL, NO_REPLY, REFUSED, RecordingMail
+from tests.mailfakes import BUSY, FULL, GREYLISTED, NO_REPLY, REFUSED, RecordingMail
 from tests.smtpserver import SMTPServer
 
 LEASE = timedelta(minutes=10)
@@ -134,6 +134,18 @@ def test_a_busy_domain_is_slowed_down_not_the_whole_send(engine: Engine) -> None
     assert all(r.status == "pending" and r.attempts == 0 for r in waiting)
     assert all(r.not_before and r.not_before >= NOW + timedelta(seconds=29) for r in waiting)
     assert rows["one@x.test"].attempts == 1 and busy.recipients() == ["four@y.test"]
+
+
+def test_a_greylisted_recipient_waits_alone(engine: Engine) -> None:
+    edition_id = _setup(engine)
+    greylisting = RecordingMail(replies={"one@x.test": GREYLISTED})
+    config = BatchConfig(connections=1)  # in delivery order: one@ first
+    outcomes = send_edition(engine, edition_id, greylisting.mailer(), lambda: NOW, config=config)
+    assert {o.recipient: o.status for o in outcomes} == {
+        "one@x.test": "retry",
+        "two@x.test": "sent",  # the domain goes on
+        "three@x.test": "sent",
+    }
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning:aiosmtpd.*")
