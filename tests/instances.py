@@ -279,6 +279,7 @@ class CeleryProcess(_Instance):
         self.env = {**env, "PYTHONPATH": str(REPO)}
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
+        self._ready_before = 0
 
     @classmethod
     def worker(
@@ -306,6 +307,7 @@ class CeleryProcess(_Instance):
         return cls(["beat", "-l", "info", "-s", str(schedule)], log, env)
 
     def start(self) -> None:
+        self._ready_before = self.text().count(" ready.")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "tasks", *self.args],
@@ -317,12 +319,11 @@ class CeleryProcess(_Instance):
             )
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """For a worker: until it logs that it is ready to take tasks."""
-        start = self.text().count(" ready.")
+        """For a worker: until it logs that it is ready to take tasks (since its start)."""
 
         def ready() -> bool:
             self.check_alive()
-            return self.text().count(" ready.") > start
+            return self.text().count(" ready.") > self._ready_before
 
         wait_until(ready, timeout, interval=0.1, what=lambda: f"the worker; log:\n{self.tail()}")
 
