@@ -74,10 +74,12 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _stop_group(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """SIGTERM the process, wait, then SIGKILL its whole process group (children too)."""
+def _stop_group(process: subprocess.Popen[bytes], timeout: float, *, term: bool = True) -> None:
+    """SIGTERM the process (unless done already), wait, then SIGKILL its whole process
+    group (children too)."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
+        if term:
+            process.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout)
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -280,6 +282,7 @@ class CeleryProcess(_Instance):
         self.process: subprocess.Popen[bytes] | None = None
         self.kills = 0
         self._ready_before = 0
+        self._terminated = False
 
     @classmethod
     def worker(
@@ -351,10 +354,18 @@ class CeleryProcess(_Instance):
         self.process = None
         self.kills += 1
 
+    def terminate(self) -> None:
+        """SIGTERM (a warm shutdown) without waiting: ``stop`` waits. Stopping many
+        processes at once is faster than one after the other."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         if self.process is not None:
-            _stop_group(self.process, 20)
+            _stop_group(self.process, 20, term=not self._terminated)
             self.process = None
+            self._terminated = False
 
     def close(self) -> None:
         self.stop()

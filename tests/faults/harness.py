@@ -106,14 +106,12 @@ class Stack:
         postgres: PostgresInstance,
         smtp: FaultSMTPServer,
         env: Mapping[str, str],
-        exits: ExitStack,
     ) -> None:
         self.tmp = tmp
         self.redis = redis
         self.postgres = postgres
         self.smtp = smtp
         self.env = dict(env)
-        self.exits = exits
         self.engine = make_engine(postgres.url)
         self.workers: list[CeleryProcess] = []
         self.beat: CeleryProcess | None = None
@@ -127,14 +125,22 @@ class Stack:
         self._worker_count += 1
         n = self._worker_count
         worker = CeleryProcess.worker(self.tmp / f"worker{n}.log", self.env, name=f"fault{n}")
-        self.exits.enter_context(worker)
-        self.workers.append(worker)
+        self.workers.append(worker)  # stopped by stop_processes, whatever happens
+        worker.start()
         return worker
 
     def start_beat(self) -> CeleryProcess:
-        beat = CeleryProcess.beat(self.tmp / "beat.log", self.env, self.tmp / "beat-schedule")
-        self.beat = self.exits.enter_context(beat)
-        return beat
+        self.beat = CeleryProcess.beat(self.tmp / "beat.log", self.env, self.tmp / "beat-schedule")
+        self.beat.start()
+        return self.beat
+
+    def stop_processes(self) -> None:
+        """Every worker and the beat: all asked to stop at once, then waited for."""
+        processes = [*self.workers, *([self.beat] if self.beat else [])]
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.stop()
 
     def live_workers(self) -> list[CeleryProcess]:
         return [w for w in self.workers if w.alive]
@@ -374,8 +380,9 @@ def running_stack(
             **BASE_ENV,
             **(env or {}),
         }
-        stack = Stack(tmp, redis, postgres, smtp, full_env, exits)
+        stack = Stack(tmp, redis, postgres, smtp, full_env)
         exits.callback(stack.engine.dispose)
+        exits.callback(stack.stop_processes)
         started = [stack.start_worker() for _ in range(workers)]
         stack.start_beat()
         for worker in started:

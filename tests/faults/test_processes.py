@@ -73,6 +73,10 @@ def test_a_redis_restart_mid_send(tmp_path: Path, postgres: PostgresInstance) ->
         trial = Trial("Redis restart mid-send", notes={"taken_at_restart": at})
         stack.run_operator_and_check(edition_id, addresses, trial)
         assert at < len(addresses), "the send was over before the restart"
+        logs = "".join(w.text() for w in stack.workers)
+        assert "Connection to broker lost" in logs
+        # A batch whose successor could not be queued ends normally: the sweep queues it.
+        assert not re.search(r"send_batch\[[^\]]+\] raised", logs)
 
 
 def test_a_postgres_restart_mid_send(tmp_path: Path, postgres: PostgresInstance) -> None:
