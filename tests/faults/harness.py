@@ -201,6 +201,11 @@ class Stack:
             rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
             return Counter({status: count for status, count in rows})
 
+    def attempts(self) -> dict[str, int]:
+        """How many times each delivery was tried (claimed and started), by recipient."""
+        with session_scope(self.engine) as session:
+            return dict(session.execute(select(Delivery.recipient, Delivery.attempts)).all())
+
     def wait_taken(self, count: int, timeout: float = 120) -> None:
         """Until the SMTP server has taken ``count`` messages."""
         self.wait(lambda: len(self.smtp.taken) >= count, timeout, f"{count} messages taken")

@@ -91,3 +91,5 @@ def test_a_postgres_restart_mid_send(tmp_path: Path, postgres: PostgresInstance)
         trial = Trial("PostgreSQL restart mid-send", notes={"taken_at_restart": at})
         stack.run_operator_and_check(edition_id, addresses, trial)
         assert at < len(addresses), "the send was over before the restart"
+        logs = "".join(w.text() for w in stack.workers)
+        assert "recording deliveries failed" in logs  # the restart hit the sending threads
