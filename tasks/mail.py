@@ -83,6 +83,9 @@ def send_welcome(subscriber_id: int) -> int:
 
 @app.task(
     name="brief.send_batch",
+    # Nobody reads its result (the worker logs it): storing it in the result backend,
+    # the broker's Redis, would fail a batch that did its work while Redis restarts.
+    ignore_result=True,
     acks_late=True,
     autoretry_for=DB_ERRORS,  # the database restarting: the rows wait for us
     retry_backoff=2,
