@@ -143,6 +143,7 @@ class BatchConfig:
     lease: timedelta = timedelta(minutes=10)
     budget: float | None = None  # seconds: claim no new batch after this long
     edition_id: int | None = None  # only this edition's deliveries
+    retry_base: float = RETRY_BASE  # seconds before a transient failure's first retry
 
 
 @dataclass
@@ -217,9 +218,9 @@ class _Work:
     deadline: float  # time.monotonic(): past it, the row's lease is too short to send it
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int, base: float = RETRY_BASE) -> timedelta:
     """The back-off after a transient failure of the `attempts`-th try."""
-    return timedelta(seconds=min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_MAX))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), RETRY_MAX))
 
 
 def _reply_text(reply: SendReply) -> str:
@@ -245,9 +246,11 @@ class _Connection:
         stop: threading.Event,
         now: Callable[[], datetime],
         on_outcome: Callable[[DeliveryOutcome], None],
+        retry_base: float = RETRY_BASE,
     ) -> None:
         self.engine = engine
         self.mailer = mailer
+        self.retry_base = retry_base
         self.work = work
         self.stop = stop
         self.now = now
@@ -442,7 +445,7 @@ class _Connection:
                 if reply.code is not None and row.attempts >= MAX_ATTEMPTS:
                     self._fail(row, reply, f"gave up after {row.attempts} attempts")
                     return
-                not_before = self.now() + retry_delay(row.attempts)
+                not_before = self.now() + retry_delay(row.attempts, self.retry_base)
                 self._record(
                     row, DeliveryStatus.PENDING, reply.code, _reply_text(reply), not_before
                 )
@@ -735,7 +738,15 @@ class _Run:
 
     def _start(self, work: queue.Queue[_Work]) -> tuple[list[_Connection], list[threading.Thread]]:
         connections = [
-            _Connection(self.engine, self.mailer, work, self.stop, self.now, self.heard)
+            _Connection(
+                self.engine,
+                self.mailer,
+                work,
+                self.stop,
+                self.now,
+                self.heard,
+                self.config.retry_base,
+            )
             for _ in range(self.config.connections)
         ]
         threads = [
