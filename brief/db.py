@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,10 +10,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brief.errors import DatabaseError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*["\']?(\w+)', re.MULTILINE)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -30,7 +35,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that does not answer is an error after seconds, not minutes.
+    args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=args)
 
 
 @cache
@@ -64,8 +71,80 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+def open_database(url: str, *, upgrade: bool = True) -> Engine:
+    """The process's engine for `url`, checked (and migrated when `upgrade`).
+
+    A database that cannot be reached or opened, or whose schema is newer than
+    this code, is a DatabaseError naming the URL (without password) and the setting.
+    """
+    engine = engine_for(url)
+    try:
+        if upgrade:
+            migrate(engine)
+        else:
+            with engine.connect() as conn:
+                check_revision(conn, schema_revision(conn))
+    except DBAPIError as exc:
+        raise unreachable(engine, exc) from None
+    return engine
+
+
+def where(engine: Engine) -> str:
+    """The engine's URL as shown to people: without the password."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def unreachable(engine: Engine, exc: DBAPIError) -> DatabaseError:
+    return DatabaseError(
+        f"cannot reach the database at {where(engine)} (BRIEF_DATABASE_URL): {_reason(exc)}"
+    )
+
+
+def _reason(exc: DBAPIError) -> str:
+    """The driver's first line, without its prefixes: "Connection refused",
+    'database "x" does not exist', "unable to open database file"."""
+    line = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+    line = line.rpartition(" failed: ")[2] if " failed: " in line else line
+    return line.removeprefix("connection failed: ").removeprefix("FATAL:").strip()
+
+
+@cache
+def revisions() -> tuple[frozenset[str], str]:
+    """Every schema revision this code knows, and the newest, read from the migration
+    files (cheap: no Alembic import when the schema is already current)."""
+    known: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (known if key == "revision" else parents).add(value)
+    [head] = known - parents
+    return frozenset(known), head
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The database's Alembic revision; None for a database brief never set up."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def check_revision(conn: Connection, current: str | None) -> None:
+    """Refuse a schema written by a newer brief: this code would misread it."""
+    if current is not None and current not in revisions()[0]:
+        url = conn.engine.url.render_as_string(hide_password=True)
+        raise DatabaseError(
+            f"the database at {url} (BRIEF_DATABASE_URL) has schema revision {current}, "
+            f"newer than this brief knows (newest {revisions()[1]}): upgrade brief"
+        )
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
+    with engine.connect() as conn:
+        current = schema_revision(conn)
+        check_revision(conn, current)
+    if current == revisions()[1]:
+        return  # already current: no need to load Alembic
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))

@@ -10,6 +10,9 @@ The tree, so callers can choose what to retry::
     ├── ForbiddenError              a form without its CSRF token (web: 403)
     ├── NotFoundError               no such feed / subscriber / edition (web: 404)
     ├── EmptyEditionError           no story in the window: no edition is made or sent
+    ├── UnavailableError            a service brief uses fails (the message names the setting)
+    │   ├── DatabaseError           unreachable, missing, or at a schema newer than the code
+    │   └── BrokerError             the task queue's broker does not answer
     ├── TransientError              worth retrying later
     │   ├── FetchError              network trouble, timeout, 5xx, 429 (may carry Retry-After)
     │   └── MailTransientError      SMTP 4xx, connection refused or dropped
@@ -60,6 +63,22 @@ class EmptyEditionError(BriefError):
     Not the caller's mistake (the feeds had nothing new, or failed): callers
     report it as an outcome, not as bad input.
     """
+
+
+class UnavailableError(BriefError):
+    """Something outside brief's control fails: a server down, a database missing.
+
+    The message names what failed, where, and the setting to check; the CLI prints
+    it as one line.
+    """
+
+
+class DatabaseError(UnavailableError):
+    """The database cannot be reached or opened, or its schema is newer than the code."""
+
+
+class BrokerError(UnavailableError):
+    """The Celery broker does not answer, so tasks cannot be queued."""
 
 
 class TransientError(BriefError):

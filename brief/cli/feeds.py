@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brief import runtime, store
 from brief.cli.common import JsonOpt, ago, now, print_json, state
-from brief.db import session_scope
 from brief.errors import InputError
-from brief.feeds import schedule
-from brief.feeds.opml import OPMLFeed, parse_opml, to_opml
-from brief.models import Feed
-from brief.pipeline import ingest_all
-from brief.subscriptions import check_section
+
+if TYPE_CHECKING:
+    from brief.models import Feed
 
 feeds_app = typer.Typer(help="Manage the feeds brief reads.", no_args_is_help=True)
 
@@ -44,10 +40,14 @@ def _feed_json(feed: Feed, at: datetime) -> dict[str, Any]:
 
 
 def _failing_since(feed: Feed) -> datetime | None:
+    from brief.feeds import schedule
+
     return schedule.failing_since(feed.error_count, feed.last_success_at, feed.created_at)
 
 
 def _failing_for_days(feed: Feed, at: datetime) -> bool:
+    from brief.feeds import schedule
+
     return schedule.failing_for_days(feed.error_count, feed.last_success_at, feed.created_at, at)
 
 
@@ -78,6 +78,10 @@ def feeds_add(
     ] = None,
 ) -> None:
     """Add a feed (or change the section, title or weight of one already added)."""
+    from brief import store
+    from brief.db import session_scope
+    from brief.subscriptions import check_section
+
     section = check_section(section, state.settings.sections)
     with session_scope(state.engine) as session:
         feed, created = store.add_feed(session, url, section, title, weight)
@@ -93,6 +97,10 @@ def feeds_add_defaults() -> None:
 
 
 def _add_many(feeds: Any) -> None:
+    from brief import store
+    from brief.db import session_scope
+    from brief.subscriptions import check_section
+
     added, skipped = 0, 0
     known = state.settings.sections
     with session_scope(state.engine) as session:
@@ -112,6 +120,9 @@ def _add_many(feeds: Any) -> None:
 @feeds_app.command("list")
 def feeds_list(as_json: JsonOpt = False) -> None:
     """List feeds with their health: last success, last error, next poll."""
+    from brief import store
+    from brief.db import session_scope
+
     at = now()
     with session_scope(state.engine) as session:
         feeds = store.list_feeds(session)
@@ -132,6 +143,9 @@ def feeds_list(as_json: JsonOpt = False) -> None:
 @feeds_app.command("remove")
 def feeds_remove(url: str) -> None:
     """Remove a feed and its stored articles."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         store.remove_feed(session, url)
     typer.echo(f"removed {url}")
@@ -140,6 +154,8 @@ def feeds_remove(url: str) -> None:
 @feeds_app.command("import")
 def feeds_import(path: Path) -> None:
     """Add every feed of an OPML file (outline categories become sections)."""
+    from brief.feeds.opml import parse_opml
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -152,6 +168,10 @@ def feeds_export(
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
     """Write the feeds as OPML (to standard output, or a file)."""
+    from brief import store
+    from brief.db import session_scope
+    from brief.feeds.opml import OPMLFeed, to_opml
+
     with session_scope(state.engine) as session:
         items = [
             OPMLFeed(url=f.url, title=f.title, section=f.section) for f in store.list_feeds(session)
@@ -169,6 +189,9 @@ def feeds_export(
 
 def ingest(as_json: JsonOpt = False) -> None:
     """Fetch every feed now and store new articles."""
+    from brief import runtime
+    from brief.pipeline import ingest_all
+
     s = state.settings
     results = ingest_all(
         state.engine,

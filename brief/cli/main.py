@@ -1,4 +1,8 @@
-"""The `brief` command line: feeds, subscribers, ingest, digest, editions, run, demo."""
+"""The `brief` command line: feeds, subscribers, ingest, digest, editions, run, demo.
+
+Importing this module stays light (`brief --help` starts fast): the command
+modules import what they need inside their commands.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 import typer
 
-from brief import runtime
 from brief.cli.common import state
 from brief.cli.editions import digest_app, editions_app
 from brief.cli.feeds import feeds_app, ingest
@@ -16,7 +19,7 @@ from brief.cli.run import demo, run
 from brief.cli.stories import stories, summarize
 from brief.cli.subscribers import subs_app
 from brief.cli.web import inbound, web
-from brief.errors import BriefError, ConfigError
+from brief.errors import BriefError, ConfigError, UnavailableError
 
 app = typer.Typer(
     help="brief: a daily news brief email from public RSS/Atom feeds.",
@@ -47,8 +50,9 @@ def _root() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or upgrade the database schema."""
-    runtime.database(state.settings)
-    typer.echo(f"database at {state.settings.db_url.split('@')[-1]} is up to date")
+    from brief.db import where
+
+    typer.echo(f"database at {where(state.engine)} is up to date")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"brief: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except UnavailableError as exc:
+        print(f"brief: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     except BriefError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
