@@ -76,16 +76,45 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(help="Importance of its stories in ranking (default 1.0).")
     ] = None,
+    check: Annotated[
+        bool, typer.Option(help="Fetch the URL once first and refuse it if it is not a feed.")
+    ] = True,
 ) -> None:
-    """Add a feed (or change the section, title or weight of one already added)."""
+    """Add a feed (or change the section, title or weight of one already added).
+
+    A new feed (or a disabled one added again) is fetched once first, as ingest
+    fetches it: an HTML page, an HTTP error or a refused address is not added.
+    """
     from brief import store
     from brief.db import session_scope
     from brief.subscriptions import check_section
 
     section = check_section(section, state.settings.sections)
+    url = store.check_feed_url(url)
+    with session_scope(state.engine) as session:
+        known = store.get_feed_by_url(session, url)
+    if check and (known is None or known.disabled_at is not None):
+        _check_feed(url)
     with session_scope(state.engine) as session:
         feed, created = store.add_feed(session, url, section, title, weight)
         typer.echo(f"{'added' if created else 'updated'} {feed.url} in section {feed.section}")
+
+
+def _check_feed(url: str) -> None:
+    """Refuse `url`, with the reason, unless it answers with a feed."""
+    from brief import runtime
+    from brief.errors import FeedError, FetchRefusedError
+    from brief.feeds.check import check_feed
+
+    try:
+        check_feed(url, runtime.fetch_config(state.settings))
+    except FetchRefusedError as exc:
+        raise InputError(
+            f"not added: {url}: {exc.message} (BRIEF_FETCH_ALLOW_PRIVATE=true allows it; "
+            "--no-check adds it without fetching)"
+        ) from None
+    except FeedError as exc:
+        raise InputError(f"not added: {url}: {exc.message} (--no-check adds it anyway)") from None
 
 
 @feeds_app.command("add-defaults")
