@@ -16,6 +16,7 @@ from brief.cli.common import state
 from brief.cli.editions import digest_app, editions_app
 from brief.cli.feeds import feeds_app, ingest
 from brief.cli.run import demo, run
+from brief.cli.status import status
 from brief.cli.stories import stories, summarize
 from brief.cli.subscribers import subs_app
 from brief.cli.web import inbound, web
@@ -39,6 +40,7 @@ app.command()(stories)
 app.command()(summarize)
 app.command()(web)
 app.command()(inbound)
+app.command()(status)
 
 
 @app.callback()
