@@ -77,7 +77,13 @@ def open_database(url: str, *, upgrade: bool = True) -> Engine:
     A database that cannot be reached or opened, or whose schema is newer than
     this code, is a DatabaseError naming the URL (without password) and the setting.
     """
-    engine = engine_for(url)
+    try:
+        engine = engine_for(url)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise DatabaseError(
+            f"cannot create the database at {url} (BRIEF_DATABASE_URL, BRIEF_DATA_DIR): "
+            f"{exc.strerror or exc}: {exc.filename}"
+        ) from None
     try:
         if upgrade:
             migrate(engine)

@@ -162,7 +162,8 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
     def start(self, total: int) -> None:
-        if total and not self.verbose:
+        # Only on a terminal: in a log, the bar's label would be a line of its own.
+        if total and not self.verbose and sys.stderr.isatty():
             self.bar = typer.progressbar(length=total, label="sending", file=sys.stderr)
             self.bar.__enter__()
 
