@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from brief.errors import DatabaseError
+from brief.revisions import is_newer, revisions
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*["\']?(\w+)', re.MULTILINE)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -101,30 +100,7 @@ def where(engine: Engine) -> str:
 
 
 def unreachable(engine: Engine, exc: DBAPIError) -> DatabaseError:
-    return DatabaseError(
-        f"cannot reach the database at {where(engine)} (BRIEF_DATABASE_URL): {_reason(exc)}"
-    )
-
-
-def _reason(exc: DBAPIError) -> str:
-    """The driver's first line, without its prefixes: "Connection refused",
-    'database "x" does not exist', "unable to open database file"."""
-    line = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
-    line = line.rpartition(" failed: ")[2] if " failed: " in line else line
-    return line.removeprefix("connection failed: ").removeprefix("FATAL:").strip()
-
-
-@cache
-def revisions() -> tuple[frozenset[str], str]:
-    """Every schema revision this code knows, and the newest, read from the migration
-    files (cheap: no Alembic import when the schema is already current)."""
-    known: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
-            (known if key == "revision" else parents).add(value)
-    [head] = known - parents
-    return frozenset(known), head
+    return DatabaseError.unreachable(where(engine), exc.orig or exc)
 
 
 def schema_revision(conn: Connection) -> str | None:
@@ -136,12 +112,8 @@ def schema_revision(conn: Connection) -> str | None:
 
 def check_revision(conn: Connection, current: str | None) -> None:
     """Refuse a schema written by a newer brief: this code would misread it."""
-    if current is not None and current not in revisions()[0]:
-        url = conn.engine.url.render_as_string(hide_password=True)
-        raise DatabaseError(
-            f"the database at {url} (BRIEF_DATABASE_URL) has schema revision {current}, "
-            f"newer than this brief knows (newest {revisions()[1]}): upgrade brief"
-        )
+    if current is not None and is_newer(current):
+        raise DatabaseError.newer_schema(where(conn.engine), current, revisions()[1])
 
 
 def migrate(engine: Engine) -> None:

@@ -76,6 +76,24 @@ class UnavailableError(BriefError):
 class DatabaseError(UnavailableError):
     """The database cannot be reached or opened, or its schema is newer than the code."""
 
+    @classmethod
+    def unreachable(
+        cls, url: str, driver_error: BaseException, setting: str = "BRIEF_DATABASE_URL"
+    ) -> DatabaseError:
+        """`url` shown without its password; the driver's first line, without prefixes:
+        "Connection refused", 'database "x" does not exist', "unable to open database file"."""
+        line = (str(driver_error).strip().splitlines() or [type(driver_error).__name__])[0]
+        line = line.rpartition(" failed: ")[2] if " failed: " in line else line
+        line = line.removeprefix("connection failed: ").removeprefix("FATAL:").strip()
+        return cls(f"cannot reach the database at {url} ({setting}): {line}")
+
+    @classmethod
+    def newer_schema(cls, url: str, current: str, newest: str) -> DatabaseError:
+        return cls(
+            f"the database at {url} (BRIEF_DATABASE_URL) has schema revision {current}, "
+            f"newer than this brief knows (newest {newest}): upgrade brief"
+        )
+
 
 class BrokerError(UnavailableError):
     """The Celery broker does not answer, so tasks cannot be queued."""

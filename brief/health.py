@@ -7,16 +7,20 @@ values; the CLI prints them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brief.config import hide_password
 from brief.errors import DatabaseError
+from brief.revisions import is_newer, revisions
 
 if TYPE_CHECKING:
     from brief.config import Settings
 
+_Errors = tuple[type[Exception], ...]  # a DB-API driver's error classes
 PROBE_TIMEOUT = 1.0  # seconds, per probe
 CELERY_QUEUE = "celery"  # brief's tasks all go to Celery's default queue
 
@@ -44,45 +48,106 @@ class BrokerStatus:
     workers_note: str | None = None
 
 
+# Plain SQL on a DB-API connection, not the store: SQLAlchemy and the ORM models take
+# longer to import than `brief status` may take in all (bench/startup.py). None has
+# parameters, so the same text runs on SQLite and PostgreSQL.
+_SQL_REVISION = "SELECT version_num FROM alembic_version"
+_SQL_LAST_EDITION = (
+    "SELECT id, date, status, json_array_length(stories) FROM edition ORDER BY date DESC LIMIT 1"
+)
+_SQL_DELIVERIES = (
+    "SELECT status, count(*) FROM delivery WHERE edition_id = "
+    "(SELECT id FROM edition ORDER BY date DESC LIMIT 1) GROUP BY status"
+)
+_SQL_QUEUED = (
+    "SELECT count(*) FROM kombu_message m JOIN kombu_queue q ON m.queue_id = q.id "
+    f"WHERE q.name = '{CELERY_QUEUE}' AND m.visible"
+)
+_SQL_FEEDS = "SELECT count(*) FROM feed WHERE disabled_at IS NULL"
+_SQL_FAILING = (
+    "SELECT url, error_count, last_error, disabled_at FROM feed WHERE error_count > 0 "
+    "ORDER BY error_count DESC, url"
+)
+
+
 def database_status(settings: Settings) -> DatabaseStatus:
     """Reach the database without changing it: schema, last edition, failing feeds."""
-    from brief import store
-    from brief.db import open_database, schema_revision, session_scope, where
-
     url = settings.db_url
     shown = hide_password(url)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return DatabaseStatus(shown, ok=True, note="not created yet (any command creates it)")
     try:
-        engine = open_database(url, upgrade=False)
+        with _connect(url) as (conn, errors):
+            return _read(conn, errors, shown)
     except DatabaseError as exc:
         return DatabaseStatus(shown, ok=False, error=str(exc))
-    status = DatabaseStatus(where(engine), ok=True)
-    with engine.connect() as conn:
-        status.schema = schema_revision(conn)
+
+
+@contextmanager
+def _connect(url: str, setting: str = "BRIEF_DATABASE_URL") -> Iterator[tuple[Any, _Errors]]:
+    """A DB-API connection to brief's database URL (SQLite, or PostgreSQL via psycopg),
+    and the driver's error classes."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        path = url.removeprefix("sqlite:///")
+        try:
+            conn: Any = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=PROBE_TIMEOUT)
+            conn.execute("SELECT 1")
+        except sqlite3.Error as exc:
+            raise DatabaseError.unreachable(url, exc, setting) from None
+        errors: _Errors = (sqlite3.Error,)
+    else:
+        import psycopg
+
+        libpq_url = "postgresql:" + url.partition(":")[2]  # no "+psycopg" for libpq
+        try:
+            conn = psycopg.connect(libpq_url, connect_timeout=2, autocommit=True)
+        except psycopg.Error as exc:
+            raise DatabaseError.unreachable(hide_password(url), exc, setting) from None
+        errors = (psycopg.Error,)
+    try:
+        yield conn, errors
+    except errors as exc:
+        raise DatabaseError.unreachable(hide_password(url), exc, setting) from None
+    finally:
+        conn.close()
+
+
+def _rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _read(conn: Any, errors: _Errors, shown: str) -> DatabaseStatus:
+    status = DatabaseStatus(shown, ok=True)
+    try:
+        [(status.schema,)] = _rows(conn, _SQL_REVISION) or [(None,)]
+    except errors as exc:  # each driver words "no such table" its own way
+        if "alembic_version" not in str(exc):
+            raise
     if status.schema is None:
         status.note = "empty: no schema yet (brief db upgrade, or any command, creates it)"
         return status
-    with session_scope(engine) as session:
-        edition = store.latest_edition(session)
-        if edition is not None:
-            status.last_edition = {
-                "id": edition.id,
-                "date": edition.date.isoformat(),
-                "status": edition.status,
-                "stories": len(edition.stories),
-                "deliveries": store.delivery_counts(session, edition.id),
-            }
-        status.feeds = store.feed_counts(session)[0]
-        status.failing_feeds = [
-            {
-                "url": feed.url,
-                "errors": feed.error_count,
-                "last_error": feed.last_error,
-                "disabled": feed.disabled_at is not None,
-            }
-            for feed in store.failing_feeds(session)
-        ]
+    if is_newer(status.schema):
+        raise DatabaseError.newer_schema(shown, status.schema, revisions()[1])
+    for edition_id, day, state, stories in _rows(conn, _SQL_LAST_EDITION):
+        status.last_edition = {
+            "id": edition_id,
+            "date": str(day),
+            "status": state,
+            "stories": stories,
+            "deliveries": {str(k): int(n) for k, n in _rows(conn, _SQL_DELIVERIES)},
+        }
+    [(status.feeds,)] = _rows(conn, _SQL_FEEDS)
+    status.failing_feeds = [
+        {"url": url, "errors": errors, "last_error": error, "disabled": disabled is not None}
+        for url, errors, error, disabled in _rows(conn, _SQL_FAILING)
+    ]
     return status
 
 
@@ -100,31 +165,21 @@ def broker_status(settings: Settings) -> BrokerStatus:
 
 def _embedded_status(url: str) -> BrokerStatus:
     """kombu's SQLAlchemy transport: the queue is rows of its message table."""
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.exc import DBAPIError
-
     shown = hide_password(url)
     note = "not visible: the embedded broker has no broadcast to ping workers with"
     status = BrokerStatus(shown, kind="embedded", ok=True, queued=0, workers_note=note)
     db_url = url.removeprefix("sqla+")
     if db_url.startswith("sqlite:///") and not Path(db_url.removeprefix("sqlite:///")).exists():
         return status  # no task queued yet: the file is made by the first one
-    engine = create_engine(db_url)
     try:
-        with engine.connect() as conn:
-            if inspect(conn).has_table("kombu_message"):
-                status.queued = conn.execute(
-                    text(
-                        "SELECT count(*) FROM kombu_message m JOIN kombu_queue q "
-                        "ON m.queue_id = q.id WHERE q.name = :queue AND m.visible"
-                    ),
-                    {"queue": CELERY_QUEUE},
-                ).scalar_one()
-    except DBAPIError as exc:
-        status.ok, status.queued = False, None
-        status.error = f"cannot read {shown}: {str(exc.orig).strip().splitlines()[0]}"
-    finally:
-        engine.dispose()
+        with _connect(db_url, "BRIEF_BROKER_URL") as (conn, errors):
+            try:
+                [(status.queued,)] = _rows(conn, _SQL_QUEUED)
+            except errors as exc:
+                if "kombu_" not in str(exc):  # no table yet: nothing was ever queued
+                    raise
+    except DatabaseError as exc:
+        status.ok, status.queued, status.error = False, None, str(exc)
     return status
 
 

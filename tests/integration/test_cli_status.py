@@ -80,8 +80,11 @@ def test_status_of_the_default_setup(tmp_path: Path) -> None:
     assert "deliveries sent 1" in lines and f"{down} (x1)" in lines
     assert "queued tasks  1" in lines and "06:00 Europe/Paris" in lines
 
-    # Status stays light: no digest, numpy, httpx or Celery for the embedded setup.
-    assert heavy(imported(tmp_path, "status")) == set(), HEAVY
+    # Status stays light: no digest, numpy, httpx, Celery, not even SQLAlchemy, for the
+    # embedded setup (it reads with the standard library's sqlite3).
+    modules = imported(tmp_path, "status")
+    assert heavy(modules) == set(), HEAVY
+    assert "sqlalchemy" not in modules and "sqlite3" in modules
 
 
 @pytest.mark.redis
