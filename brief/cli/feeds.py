@@ -239,6 +239,11 @@ def ingest(as_json: JsonOpt = False) -> None:
             detail += f", moved to {r.moved_to}"
         typer.echo(f"{r.status:>12}  {r.url}  {detail}")
     typer.echo(f"{len(results)} feed(s), {sum(r.new_articles for r in results)} new article(s)")
+    if any(r.error and r.error.startswith("refused:") for r in results):
+        typer.echo(
+            "some feeds are on loopback or private addresses, which brief fetches only "
+            "with BRIEF_FETCH_ALLOW_PRIVATE=true"
+        )
 
 
 # -- digest & editions -----------------------------------------------------

@@ -40,6 +40,7 @@ def test_feed_health_weight_and_refusals(tmp_path: Path) -> None:
         refused = brief(tmp_path, "ingest")
         assert refused.returncode == 0
         assert "refused: 127.0.0.1 is a loopback address" in refused.stdout
+        assert "BRIEF_FETCH_ALLOW_PRIVATE=true" in refused.stdout
         assert server.hits["/good.xml"] == 0
 
         ran = brief(tmp_path, "ingest", "--json", env=PRIVATE_OK)
