@@ -13,7 +13,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -335,6 +335,16 @@ def _describe(error: ValidationError) -> str:
         var = field if field.startswith("BRIEF_") else _ALIASES.get(field, f"BRIEF_{field.upper()}")
         lines.append(f"{var}: {msg}")
     return "; ".join(lines)
+
+
+def hide_password(url: str) -> str:
+    """`url` with its password, if any, shown as ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")
+    user = netloc[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
 def load_settings(**overrides: Any) -> Settings:

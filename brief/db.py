@@ -9,8 +9,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from brief.errors import DatabaseError
+from brief.revisions import is_newer, revisions
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -30,7 +34,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that does not answer is an error after seconds, not minutes.
+    args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    return create_engine(url, pool_pre_ping=True, connect_args=args)
 
 
 @cache
@@ -64,8 +70,59 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+def open_database(url: str, *, upgrade: bool = True) -> Engine:
+    """The process's engine for `url`, checked (and migrated when `upgrade`).
+
+    A database that cannot be reached or opened, or whose schema is newer than
+    this code, is a DatabaseError naming the URL (without password) and the setting.
+    """
+    try:
+        engine = engine_for(url)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise DatabaseError(
+            f"cannot create the database at {url} (BRIEF_DATABASE_URL, BRIEF_DATA_DIR): "
+            f"{exc.strerror or exc}: {exc.filename}"
+        ) from None
+    try:
+        if upgrade:
+            migrate(engine)
+        else:
+            with engine.connect() as conn:
+                check_revision(conn, schema_revision(conn))
+    except DBAPIError as exc:
+        raise unreachable(engine, exc) from None
+    return engine
+
+
+def where(engine: Engine) -> str:
+    """The engine's URL as shown to people: without the password."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def unreachable(engine: Engine, exc: DBAPIError) -> DatabaseError:
+    return DatabaseError.unreachable(where(engine), exc.orig or exc)
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The database's Alembic revision; None for a database brief never set up."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def check_revision(conn: Connection, current: str | None) -> None:
+    """Refuse a schema written by a newer brief: this code would misread it."""
+    if current is not None and is_newer(current):
+        raise DatabaseError.newer_schema(where(conn.engine), current, revisions()[1])
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
+    with engine.connect() as conn:
+        current = schema_revision(conn)
+        check_revision(conn, current)
+    if current == revisions()[1]:
+        return  # already current: no need to load Alembic
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))

@@ -10,6 +10,9 @@ The tree, so callers can choose what to retry::
     ├── ForbiddenError              a form without its CSRF token (web: 403)
     ├── NotFoundError               no such feed / subscriber / edition (web: 404)
     ├── EmptyEditionError           no story in the window: no edition is made or sent
+    ├── UnavailableError            a service brief uses fails (the message names the setting)
+    │   ├── DatabaseError           unreachable, missing, or at a schema newer than the code
+    │   └── BrokerError             the task queue's broker does not answer
     ├── TransientError              worth retrying later
     │   ├── FetchError              network trouble, timeout, 5xx, 429 (may carry Retry-After)
     │   └── MailTransientError      SMTP 4xx, connection refused or dropped
@@ -60,6 +63,40 @@ class EmptyEditionError(BriefError):
     Not the caller's mistake (the feeds had nothing new, or failed): callers
     report it as an outcome, not as bad input.
     """
+
+
+class UnavailableError(BriefError):
+    """Something outside brief's control fails: a server down, a database missing.
+
+    The message names what failed, where, and the setting to check; the CLI prints
+    it as one line.
+    """
+
+
+class DatabaseError(UnavailableError):
+    """The database cannot be reached or opened, or its schema is newer than the code."""
+
+    @classmethod
+    def unreachable(
+        cls, url: str, driver_error: BaseException, setting: str = "BRIEF_DATABASE_URL"
+    ) -> DatabaseError:
+        """`url` shown without its password; the driver's first line, without prefixes:
+        "Connection refused", 'database "x" does not exist', "unable to open database file"."""
+        line = (str(driver_error).strip().splitlines() or [type(driver_error).__name__])[0]
+        line = line.rpartition(" failed: ")[2] if " failed: " in line else line
+        line = line.removeprefix("connection failed: ").removeprefix("FATAL:").strip()
+        return cls(f"cannot reach the database at {url} ({setting}): {line}")
+
+    @classmethod
+    def newer_schema(cls, url: str, current: str, newest: str) -> DatabaseError:
+        return cls(
+            f"the database at {url} (BRIEF_DATABASE_URL) has schema revision {current}, "
+            f"newer than this brief knows (newest {newest}): upgrade brief"
+        )
+
+
+class BrokerError(UnavailableError):
+    """The Celery broker does not answer, so tasks cannot be queued."""
 
 
 class TransientError(BriefError):

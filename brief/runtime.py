@@ -14,7 +14,7 @@ from brief import __version__
 from brief.batch import BatchConfig, Mailer, OpenSession
 from brief.bounces import refused_at_send
 from brief.config import Settings
-from brief.db import engine_for, migrate
+from brief.db import open_database
 from brief.editions import EditionPlan
 from brief.errors import ConfigError
 from brief.feeds.fetch import FetchConfig
@@ -29,11 +29,11 @@ from brief.types import SiteContext, Summarizer
 
 
 def database(settings: Settings, *, upgrade: bool = True) -> Engine:
-    """The process's engine for the configured database, migrated to the newest schema."""
-    engine = engine_for(settings.db_url)
-    if upgrade:
-        migrate(engine)
-    return engine
+    """The process's engine for the configured database, migrated to the newest schema.
+
+    Raises DatabaseError (one line naming BRIEF_DATABASE_URL) when it cannot be used.
+    """
+    return open_database(settings.db_url, upgrade=upgrade)
 
 
 def sender(settings: Settings) -> EmailSender:

@@ -28,5 +28,14 @@ def delivery_time(made_at: datetime, zone: ZoneInfo, hour: int | None) -> dateti
     return max(target, made_at)
 
 
+def next_edition_at(now: datetime, zone: ZoneInfo, hour: int, minute: int = 0) -> datetime:
+    """The next time the daily edition is made: hour:minute in `zone`, after `now`."""
+    local = now.astimezone(zone)
+    made = datetime.combine(local.date(), time(hour, minute), zone)
+    if made <= local:
+        made = datetime.combine(local.date() + timedelta(days=1), time(hour, minute), zone)
+    return made
+
+
 def is_due(now: datetime, made_at: datetime, zone: ZoneInfo, hour: int | None) -> bool:
     return made_at <= now < made_at + STALE_AFTER and now >= delivery_time(made_at, zone, hour)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from celery import Celery
+from kombu.exceptions import OperationalError
 
-from brief.config import Settings
+from brief.config import Settings, hide_password
+from brief.errors import BrokerError
 
 
 class TaskQueue(Protocol):
@@ -25,6 +27,7 @@ class TaskQueue(Protocol):
 
 class CeleryQueue:
     def __init__(self, settings: Settings) -> None:
+        self._url = settings.celery_broker_url
         self._app = Celery(
             "brief-web",
             broker=settings.celery_broker_url,
@@ -39,5 +42,16 @@ class CeleryQueue:
         return str(self._app.send_task(name, args=list(args)).id)
 
     def ping(self) -> None:
-        with self._app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=3)
+        """Raise BrokerError, naming BRIEF_BROKER_URL, when the broker does not answer."""
+        try:
+            with self._app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+        except (OperationalError, OSError) as exc:
+            raise broker_unreachable(self._url, exc) from None
+
+
+def broker_unreachable(url: str, exc: Exception) -> BrokerError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BrokerError(
+        f"cannot reach the broker at {hide_password(url)} (BRIEF_BROKER_URL): {reason}"
+    )

@@ -94,13 +94,21 @@ class Scheduler(PersistentScheduler):  # type: ignore[misc]
 @signals.worker_init.connect
 def _prepare_worker(**_: Any) -> None:
     """Workers create the data folder and bring the schema up to date before taking work."""
-    from brief.db import make_engine, migrate
+    from sqlalchemy.exc import DBAPIError
+
+    from brief.db import make_engine, migrate, unreachable
+    from brief.errors import DatabaseError
 
     settings: Settings = app.conf.brief_settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
     try:
         migrate(engine)  # idempotent
+    except (DBAPIError, DatabaseError) as exc:
+        # One line, and no worker: not a traceback, then tasks that all fail.
+        error = unreachable(engine, exc) if isinstance(exc, DBAPIError) else exc
+        print(f"brief: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
         engine.dispose()  # forked children must not share its connections
 

@@ -1,16 +1,22 @@
-"""What every command module shares: settings/engine state, time, JSON output."""
+"""What every command module shares: settings/engine state, time, JSON output.
+
+Command modules import only light things at module level (typer, the standard
+library, brief.errors): `brief --help` must not pay for SQLAlchemy, pydantic,
+httpx or numpy. Each command imports what it needs when it runs.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
-from brief import runtime
-from brief.config import Settings, load_settings
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from brief.config import Settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -25,6 +31,8 @@ class _State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from brief.config import load_settings
+
             self._settings = load_settings()
         return self._settings
 
@@ -37,7 +45,9 @@ class _State:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = runtime.database(self.settings)
+            from brief.db import open_database
+
+            self._engine = open_database(self.settings.db_url)
         return self._engine
 
 

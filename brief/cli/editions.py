@@ -5,18 +5,16 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brief import runtime, store
 from brief.cli.common import JsonOpt, now, print_json, state
-from brief.db import session_scope
 from brief.errors import InputError
-from brief.models import Edition
-from brief.pipeline import send_edition
-from brief.store import UnsureDelivery
-from brief.types import SendStatus
+
+if TYPE_CHECKING:
+    from brief.models import Edition
+    from brief.store import UnsureDelivery
 
 digest_app = typer.Typer(help="Build, preview and send editions.", no_args_is_help=True)
 editions_app = typer.Typer(help="Look at stored editions.", no_args_is_help=True)
@@ -48,6 +46,8 @@ def _edition_json(edition: Edition, counts: dict[str, int] | None = None) -> dic
 
 
 def _edition(session: Any, edition_id: int | None) -> Edition:
+    from brief import store
+
     if edition_id is not None:
         return store.get_edition(session, edition_id)
     latest = store.latest_edition(session)
@@ -63,6 +63,8 @@ def digest_build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the edition of a date (default today) from the articles already stored."""
+    from brief import runtime, store
+    from brief.db import session_scope
     from brief.editions import build_edition
 
     s = state.settings
@@ -101,6 +103,8 @@ def digest_preview(
     open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
 ) -> None:
     """Write an edition's HTML to a file and print the path."""
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         path = write_preview(_edition(session, edition_id))
     typer.echo(str(path))
@@ -116,6 +120,11 @@ def digest_send(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="A line per message.")] = False,
 ) -> None:
     """Send an edition to every active subscriber who has not had it yet."""
+    from brief import runtime
+    from brief.db import session_scope
+    from brief.pipeline import send_edition
+    from brief.types import SendStatus
+
     s = state.settings
     with session_scope(state.engine) as session:
         edition = _edition(session, edition_id)
@@ -153,11 +162,14 @@ class _Progress:
             self.bar.__exit__(None, None, None)
 
     def start(self, total: int) -> None:
-        if total and not self.verbose:
+        # Only on a terminal: in a log, the bar's label would be a line of its own.
+        if total and not self.verbose and sys.stderr.isatty():
             self.bar = typer.progressbar(length=total, label="sending", file=sys.stderr)
             self.bar.__enter__()
 
     def step(self, outcome: Any) -> None:
+        from brief.types import SendStatus
+
         if self.bar is not None:
             self.bar.update(1)
         if self.verbose or outcome.status != SendStatus.SENT:
@@ -170,8 +182,11 @@ def digest_test_send(
     to: Annotated[list[str], typer.Option("--to", help="Address; repeat for more.")],
 ) -> None:
     """Send an edition only to these addresses, marked [TEST]; nothing is recorded."""
+    from brief import runtime
+    from brief.db import session_scope
     from brief.delivery import send_test
     from brief.subscriptions import normalize_email
+    from brief.types import SendStatus
 
     s = state.settings
     addresses = [normalize_email(a) for a in to]
@@ -197,6 +212,9 @@ def echo_outcome(outcome: Any) -> None:
 @editions_app.command("list")
 def editions_list(as_json: JsonOpt = False) -> None:
     """List stored editions, newest first."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         editions = store.list_editions(session)
         if as_json:
@@ -215,6 +233,9 @@ def editions_list(as_json: JsonOpt = False) -> None:
 @editions_app.command("show")
 def editions_show(edition_id: int, as_json: JsonOpt = False) -> None:
     """Show one edition's stories and deliveries."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         edition = store.get_edition(session, edition_id)
         counts = store.delivery_counts(session, edition.id)
@@ -259,6 +280,9 @@ def editions_resend(
     delivery_ids: Annotated[list[int], typer.Argument(help="Unsure delivery ids.")],
 ) -> None:
     """Send unsure deliveries again (they did not arrive); the next send takes them."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         changed = store.resend_unsure(session, delivery_ids, now())
     _echo_resolved(delivery_ids, changed, "pending again: the next send takes them")
@@ -269,6 +293,9 @@ def editions_mark_sent(
     delivery_ids: Annotated[list[int], typer.Argument(help="Unsure delivery ids.")],
 ) -> None:
     """Record unsure deliveries as sent (the mail log shows they arrived)."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         changed = store.mark_unsure_sent(session, delivery_ids, now())
     _echo_resolved(delivery_ids, changed, "recorded as sent")

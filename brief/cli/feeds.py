@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brief import runtime, store
 from brief.cli.common import JsonOpt, ago, now, print_json, state
-from brief.db import session_scope
 from brief.errors import InputError
-from brief.feeds import schedule
-from brief.feeds.opml import OPMLFeed, parse_opml, to_opml
-from brief.models import Feed
-from brief.pipeline import ingest_all
-from brief.subscriptions import check_section
+
+if TYPE_CHECKING:
+    from brief.models import Feed
 
 feeds_app = typer.Typer(help="Manage the feeds brief reads.", no_args_is_help=True)
 
@@ -44,10 +40,14 @@ def _feed_json(feed: Feed, at: datetime) -> dict[str, Any]:
 
 
 def _failing_since(feed: Feed) -> datetime | None:
+    from brief.feeds import schedule
+
     return schedule.failing_since(feed.error_count, feed.last_success_at, feed.created_at)
 
 
 def _failing_for_days(feed: Feed, at: datetime) -> bool:
+    from brief.feeds import schedule
+
     return schedule.failing_for_days(feed.error_count, feed.last_success_at, feed.created_at, at)
 
 
@@ -76,12 +76,45 @@ def feeds_add(
     weight: Annotated[
         float | None, typer.Option(help="Importance of its stories in ranking (default 1.0).")
     ] = None,
+    check: Annotated[
+        bool, typer.Option(help="Fetch the URL once first and refuse it if it is not a feed.")
+    ] = True,
 ) -> None:
-    """Add a feed (or change the section, title or weight of one already added)."""
+    """Add a feed (or change the section, title or weight of one already added).
+
+    A new feed (or a disabled one added again) is fetched once first, as ingest
+    fetches it: an HTML page, an HTTP error or a refused address is not added.
+    """
+    from brief import store
+    from brief.db import session_scope
+    from brief.subscriptions import check_section
+
     section = check_section(section, state.settings.sections)
+    url = store.check_feed_url(url)
+    with session_scope(state.engine) as session:
+        known = store.get_feed_by_url(session, url)
+    if check and (known is None or known.disabled_at is not None):
+        _check_feed(url)
     with session_scope(state.engine) as session:
         feed, created = store.add_feed(session, url, section, title, weight)
         typer.echo(f"{'added' if created else 'updated'} {feed.url} in section {feed.section}")
+
+
+def _check_feed(url: str) -> None:
+    """Refuse `url`, with the reason, unless it answers with a feed."""
+    from brief import runtime
+    from brief.errors import FeedError, FetchRefusedError
+    from brief.feeds.check import check_feed
+
+    try:
+        check_feed(url, runtime.fetch_config(state.settings))
+    except FetchRefusedError as exc:
+        raise InputError(
+            f"not added: {url}: {exc.message} (BRIEF_FETCH_ALLOW_PRIVATE=true allows it; "
+            "--no-check adds it without fetching)"
+        ) from None
+    except FeedError as exc:
+        raise InputError(f"not added: {url}: {exc.message} (--no-check adds it anyway)") from None
 
 
 @feeds_app.command("add-defaults")
@@ -93,6 +126,10 @@ def feeds_add_defaults() -> None:
 
 
 def _add_many(feeds: Any) -> None:
+    from brief import store
+    from brief.db import session_scope
+    from brief.subscriptions import check_section
+
     added, skipped = 0, 0
     known = state.settings.sections
     with session_scope(state.engine) as session:
@@ -112,6 +149,9 @@ def _add_many(feeds: Any) -> None:
 @feeds_app.command("list")
 def feeds_list(as_json: JsonOpt = False) -> None:
     """List feeds with their health: last success, last error, next poll."""
+    from brief import store
+    from brief.db import session_scope
+
     at = now()
     with session_scope(state.engine) as session:
         feeds = store.list_feeds(session)
@@ -132,6 +172,9 @@ def feeds_list(as_json: JsonOpt = False) -> None:
 @feeds_app.command("remove")
 def feeds_remove(url: str) -> None:
     """Remove a feed and its stored articles."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         store.remove_feed(session, url)
     typer.echo(f"removed {url}")
@@ -140,6 +183,8 @@ def feeds_remove(url: str) -> None:
 @feeds_app.command("import")
 def feeds_import(path: Path) -> None:
     """Add every feed of an OPML file (outline categories become sections)."""
+    from brief.feeds.opml import parse_opml
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -152,6 +197,10 @@ def feeds_export(
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
     """Write the feeds as OPML (to standard output, or a file)."""
+    from brief import store
+    from brief.db import session_scope
+    from brief.feeds.opml import OPMLFeed, to_opml
+
     with session_scope(state.engine) as session:
         items = [
             OPMLFeed(url=f.url, title=f.title, section=f.section) for f in store.list_feeds(session)
@@ -169,6 +218,9 @@ def feeds_export(
 
 def ingest(as_json: JsonOpt = False) -> None:
     """Fetch every feed now and store new articles."""
+    from brief import runtime
+    from brief.pipeline import ingest_all
+
     s = state.settings
     results = ingest_all(
         state.engine,
@@ -187,6 +239,11 @@ def ingest(as_json: JsonOpt = False) -> None:
             detail += f", moved to {r.moved_to}"
         typer.echo(f"{r.status:>12}  {r.url}  {detail}")
     typer.echo(f"{len(results)} feed(s), {sum(r.new_articles for r in results)} new article(s)")
+    if any(r.error and r.error.startswith("refused:") for r in results):
+        typer.echo(
+            "some feeds are on loopback or private addresses, which brief fetches only "
+            "with BRIEF_FETCH_ALLOW_PRIVATE=true"
+        )
 
 
 # -- digest & editions -----------------------------------------------------

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import shutil
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brief import runtime, store
 from brief.cli.common import now, state
 from brief.cli.editions import echo_outcome, write_preview
-from brief.config import Settings
-from brief.db import session_scope
-from brief.pipeline import RunReport, run_once
-from brief.subscriptions import normalize_email
-from brief.types import RefreshStatus
+
+if TYPE_CHECKING:
+    from brief.config import Settings
+    from brief.pipeline import RunReport
 
 
 def _print_report(report: RunReport, where: str) -> None:
+    from brief.types import RefreshStatus
+
     ok = sum(r.status != RefreshStatus.ERROR for r in report.ingested)
     typer.echo(
         f"feeds: {len(report.ingested)} fetched, {ok} ok, "
@@ -42,6 +42,9 @@ def _print_report(report: RunReport, where: str) -> None:
 
 
 def _run(settings: Settings) -> RunReport:
+    from brief import runtime
+    from brief.pipeline import run_once
+
     return run_once(
         state.engine,
         plan=runtime.edition_plan(settings),
@@ -70,7 +73,10 @@ def demo(
     email: Annotated[str, typer.Option(help="The demo subscriber.")] = "demo@example.com",
 ) -> None:
     """Run the whole job offline on sample feeds, into a fresh demo folder."""
+    from brief import store
+    from brief.db import session_scope
     from brief.feeds.samples import sample_feeds, serve_samples
+    from brief.subscriptions import normalize_email
 
     base = state.settings
     folder = base.data_dir / "demo"

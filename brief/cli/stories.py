@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from brief import store
 from brief.cli.common import JsonOpt, now, print_json, state
-from brief.db import session_scope
-from brief.digest.build import group_stories, left_out
-from brief.digest.summarize import summarize_story
 from brief.errors import InputError
-from brief.types import Doc
+
+if TYPE_CHECKING:
+    from brief.types import Doc
 
 
 def _when(value: str | None, default: datetime) -> datetime:
@@ -36,6 +34,10 @@ def stories(
     as_json: JsonOpt = False,
 ) -> None:
     """Every story of a window, best first, with its articles' URLs (not only the edition's)."""
+    from brief import store
+    from brief.db import session_scope
+    from brief.digest.build import group_stories, left_out
+
     end = _when(until, now())
     start = _when(since, end - timedelta(hours=24))
     if start >= end:
@@ -84,6 +86,8 @@ def stories(
 
 
 def _docs(data: Any) -> list[Doc]:
+    from brief.types import Doc
+
     if not isinstance(data, dict) or not isinstance(data.get("docs"), list) or not data["docs"]:
         raise ValueError('expected {"id": ..., "docs": [{"title": ..., "text": ..., "url": ...}]}')
     docs = []
@@ -102,6 +106,8 @@ def _docs(data: Any) -> list[Doc]:
 
 def summarize(as_json: JsonOpt = False) -> None:
     """Summarize stories from stdin, one JSON object a line; the edition's own code."""
+    from brief.digest.summarize import summarize_story
+
     bad = 0
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():

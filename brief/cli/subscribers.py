@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.orm import Session
 
-from brief import store
 from brief.cli.common import JsonOpt, now, print_json, state
-from brief.db import session_scope
 from brief.errors import InputError
-from brief.models import Subscriber
-from brief.store.subscribers import OPERATOR
-from brief.subscriptions import (
-    check_hour,
-    check_timezone,
-    normalize_email,
-    parse_sections,
-    parse_subscriber_csv,
-)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from brief.models import Subscriber
 
 subs_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True)
 ForceOpt = Annotated[
@@ -53,6 +46,8 @@ def _held(sub: Subscriber) -> str:
 
 def summary(session: Session) -> dict[str, Any]:
     """Every subscriber counted by status and by reason, and the mail events by kind."""
+    from brief import store
+
     return {
         "by_status": store.subscribers_by_status(session),
         "by_reason": store.subscribers_by_reason(session),
@@ -83,6 +78,10 @@ def subscribers_add(
     force: ForceOpt = False,
 ) -> None:
     """Add a subscriber, active at once (you vouch for the address)."""
+    from brief import store
+    from brief.db import session_scope
+    from brief.subscriptions import check_hour, check_timezone, normalize_email, parse_sections
+
     address = normalize_email(email)
     tz = check_timezone(timezone) if timezone else None
     wanted = parse_sections(sections, state.settings.sections)
@@ -108,6 +107,9 @@ def subscribers_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List subscribers, then every subscriber counted by status and reason."""
+    from brief import store
+    from brief.db import session_scope
+
     with session_scope(state.engine) as session:
         subs = store.list_subscribers(session, status)
         counts = summary(session)
@@ -126,6 +128,10 @@ def subscribers_list(
 @subs_app.command("remove")
 def subscribers_remove(email: str) -> None:
     """Unsubscribe an address (kept, marked unsubscribed, so it gets nothing more)."""
+    from brief import store
+    from brief.db import session_scope
+    from brief.store.subscribers import OPERATOR
+
     with session_scope(state.engine) as session:
         sub = store.unsubscribe(session, email.strip(), now(), reason=OPERATOR)
     typer.echo(f"unsubscribed {sub.email}")
@@ -137,6 +143,10 @@ def subscribers_import(path: Path, force: ForceOpt = False) -> None:
 
     Addresses that bounced, were suspended or complained stay as they are unless --force.
     """
+    from brief import store
+    from brief.db import session_scope
+    from brief.subscriptions import parse_subscriber_csv
+
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:

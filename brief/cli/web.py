@@ -18,8 +18,12 @@ def web(
     """Serve the subscribe pages, archive and operator API."""
     import uvicorn
 
-    settings = state.settings  # fail here, with one line, on a bad setting
-    del settings
+    from brief.taskqueue import CeleryQueue
+
+    # Fail here, with one line, on a bad setting, a database or a broker that does not
+    # answer: not with a traceback per worker, or at the first subscription.
+    state.engine  # noqa: B018 (opens and migrates the database)
+    CeleryQueue(state.settings).ping()
     uvicorn.run(
         "brief.web.app:app_from_env",
         factory=True,
@@ -44,10 +48,12 @@ def inbound(
 
     s = state.settings
     bounces = verp(s)
+    queue = CeleryQueue(s)
+    queue.ping()  # commands received while the broker is down would be lost
     handler = InboundHandler(
         s.mail_from_address,
         state.engine,
-        CeleryQueue(s),
+        queue,
         make_rate_limiter(s.rate_limit_redis_url),
         bounces,
     )

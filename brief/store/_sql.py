@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
 def dialect_insert(session: Session) -> Any:
-    """The INSERT construct with ON CONFLICT support for the session's database."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    """The INSERT construct with ON CONFLICT support for the session's database.
+
+    Imported here: the PostgreSQL dialect package is slow to import, and a SQLite
+    process (or a CLI command that writes nothing) does not need it.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def insert_ignoring_conflicts(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> int:

@@ -27,9 +27,12 @@ def test_feed_health_weight_and_refusals(tmp_path: Path) -> None:
         good = server.add("/good.xml", RSS, etag='"1"')
         gone = server.add("/gone.xml", b"", status=410)
         down = server.add("/down.xml", b"", status=503, headers={"Retry-After": "3600"})
-        assert brief(tmp_path, "feeds", "add", good, "--weight", "2.5").returncode == 0
+        # --no-check: this test is of how ingest handles them, not feeds add's check.
+        assert (
+            brief(tmp_path, "feeds", "add", good, "--weight", "2.5", "--no-check").returncode == 0
+        )
         for url in (gone, down):
-            assert brief(tmp_path, "feeds", "add", url).returncode == 0
+            assert brief(tmp_path, "feeds", "add", url, "--no-check").returncode == 0
         bad = brief(tmp_path, "feeds", "add", good, "--weight", "0")
         assert bad.returncode == 1 and "weight must be a positive number" in bad.stderr
 
@@ -37,6 +40,7 @@ def test_feed_health_weight_and_refusals(tmp_path: Path) -> None:
         refused = brief(tmp_path, "ingest")
         assert refused.returncode == 0
         assert "refused: 127.0.0.1 is a loopback address" in refused.stdout
+        assert "BRIEF_FETCH_ALLOW_PRIVATE=true" in refused.stdout
         assert server.hits["/good.xml"] == 0
 
         ran = brief(tmp_path, "ingest", "--json", env=PRIVATE_OK)
@@ -71,3 +75,38 @@ def test_feed_health_weight_and_refusals(tmp_path: Path) -> None:
     assert "DISABLED since" in text and "HTTP 410 Gone" in text
     assert "FAILING for 5 days (x3): HTTP 503 Service Unavailable" in text
     assert "next poll" in text
+
+
+def test_feeds_add_fetches_the_url_once_and_says_why_it_refuses(tmp_path: Path) -> None:
+    page = b"<!doctype html><html><head><title>Home</title></head><body>Hi</body></html>"
+    with FeedServer() as server:
+        good = server.add("/good.xml", RSS, headers={"Content-Type": "application/rss+xml"})
+        html = server.add("/index.html", page, headers={"Content-Type": "text/html"})
+        missing = server.add("/missing.xml", b"", status=404)
+
+        # Loopback is refused as ingest refuses it, and the line names the setting.
+        loop = brief(tmp_path, "feeds", "add", good)
+        assert loop.returncode == 1 and "Traceback" not in loop.stderr
+        [line] = loop.stderr.strip().splitlines()
+        assert "127.0.0.1 is a loopback address" in line
+        assert "BRIEF_FETCH_ALLOW_PRIVATE" in line and server.hits["/good.xml"] == 0
+
+        page_refused = brief(tmp_path, "feeds", "add", html, env=PRIVATE_OK)
+        assert page_refused.returncode == 1
+        assert "not added" in page_refused.stderr and "not a feed" in page_refused.stderr
+        gone = brief(tmp_path, "feeds", "add", missing, env=PRIVATE_OK)
+        assert gone.returncode == 1 and "HTTP 404 Not Found" in gone.stderr
+        listed = json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)
+        assert listed == []
+
+        added = brief(tmp_path, "feeds", "add", good, env=PRIVATE_OK)
+        assert added.returncode == 0, added.stderr
+        assert server.hits["/good.xml"] == 1
+        # Changing the section of a feed already there fetches nothing.
+        moved = brief(tmp_path, "feeds", "add", good, "--section", "business", env=PRIVATE_OK)
+        assert moved.returncode == 0 and server.hits["/good.xml"] == 1
+        # --no-check adds without fetching.
+        unchecked = brief(tmp_path, "feeds", "add", missing, "--no-check")
+        assert unchecked.returncode == 0 and server.hits["/missing.xml"] == 1
+    urls = {f["url"] for f in json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)}
+    assert urls == {good, missing}

@@ -40,6 +40,21 @@ def test_a_worker_with_a_bad_setting_says_so_in_one_line(tmp_path: Path) -> None
     ]
 
 
+def test_a_worker_without_its_database_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "BRIEF_DATA_DIR": str(tmp_path / "data"),
+        "BRIEF_DATABASE_URL": "postgresql+psycopg://brief:s3cret@127.0.0.1:1/brief",
+    }
+    proc = run(tmp_path, "-m", "celery", "-A", "tasks", "worker", "--pool", "solo", env=env)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in err
+    # Celery's own warnings (running as root, say) may come first.
+    assert err.splitlines()[-1] == (
+        "brief: cannot reach the database at postgresql+psycopg://brief:***@127.0.0.1:1/brief "
+        "(BRIEF_DATABASE_URL): Connection refused"
+    )
+
+
 def test_the_beat_creates_the_folder_of_its_schedule(tmp_path: Path) -> None:
     data = tmp_path / "new" / "data"
     proc = run(tmp_path, "-m", "celery", "-A", "tasks", "beat", env={"BRIEF_DATA_DIR": str(data)})
