@@ -115,7 +115,5 @@ def _prepare_worker(**_: Any) -> None:
 
 @signals.worker_ready.connect
 def _sweep_at_start(**_: Any) -> None:
-    """A worker that starts (after a crash, say) picks up at once what was left unsent,
-    and the feeds that are due (the beat's first tick comes only an interval later)."""
+    """A worker that starts (after a crash, say) picks up at once what was left unsent."""
     app.send_task("brief.sweep_deliveries")
-    app.send_task("brief.refresh_due_feeds")

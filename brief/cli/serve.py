@@ -117,6 +117,9 @@ def _supervise(parts: list[_Child]) -> int:
     try:
         for part in parts:
             part.start()
+        # The feeds that are due now, rather than at the beat's first tick (an interval
+        # after start): a new install shows its first edition's stories at once.
+        _queue_refresh()
         while not stopping:
             ended = next((p for p in parts if not p.running()), None)
             if ended is not None:
@@ -132,6 +135,12 @@ def _supervise(parts: list[_Child]) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return code
+
+
+def _queue_refresh() -> None:
+    from brief.taskqueue import CeleryQueue
+
+    CeleryQueue(state.settings).send("brief.refresh_due_feeds")
 
 
 def _stop_all(parts: list[_Child]) -> None:

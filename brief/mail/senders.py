@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import smtplib
-import ssl as ssl_module
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,12 +12,13 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from brief.errors import MailError, MailPermanentError, MailTransientError
-from brief.mail.smtp_session import SendOutcome, SendReply
+from brief.errors import InputError, MailPermanentError, MailTransientError
+from brief.mail.smtp_session import RelayError, SendOutcome, SendReply, SMTPSession
 
 
 class EmailSender(Protocol):
@@ -35,21 +34,13 @@ def _recipient(message: EmailMessage) -> str:
     return str(message.get("To", "")) or "unknown recipient"
 
 
-def _reply_text(reply: bytes | str) -> str:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return " ".join(text.split())
-
-
-def _smtp_error(recipient: str, code: int, reply: bytes | str, what: str) -> MailError:
-    """5xx is final for this recipient; anything else (4xx, odd codes) is worth a retry."""
-    message = f"SMTP {code} {_reply_text(reply)} ({what})"
-    if 500 <= code < 600:
-        return MailPermanentError(recipient, message)
-    return MailTransientError(recipient, message)
-
-
 class SMTPSender:
-    """Send each message over its own SMTP connection (simple, and no stale sockets)."""
+    """One message at a time (confirmations, test sends), each over a session of its own.
+
+    The same SMTP client as the batched mailer (SMTPSession), so both classify the
+    server's replies alike; here an outcome becomes the EmailSender's answer: the
+    place it went, MailTransientError (try again later) or MailPermanentError.
+    """
 
     def __init__(
         self,
@@ -62,61 +53,51 @@ class SMTPSender:
         starttls: bool = False,
         timeout: float = 30.0,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.username = username
-        self.password = password
-        self.ssl = ssl
-        self.starttls = starttls
-        self.timeout = timeout
+        self._session = partial(
+            SMTPSession,
+            host,
+            port,
+            username=username,
+            password=password,
+            ssl=ssl,
+            starttls=starttls,
+            timeout=timeout,
+        )
+        self.description = f"{'smtps' if ssl else 'smtp'}://{host}:{port}"
 
     def __repr__(self) -> str:  # no password in logs
         return f"SMTPSender({self.description!r})"
 
-    @property
-    def description(self) -> str:
-        return f"{'smtps' if self.ssl else 'smtp'}://{self.host}:{self.port}"
-
-    def _connect(self) -> smtplib.SMTP:
-        if self.ssl:
-            context = ssl_module.create_default_context()
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-
-    def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
-        with self._connect() as smtp:
-            if self.starttls:
-                smtp.starttls(context=ssl_module.create_default_context())
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            return smtp.send_message(message)
-
     def send(self, message: EmailMessage) -> str:
         rcpt = _recipient(message)
-        try:
-            refused = self._deliver(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            # Every recipient refused: the worst reply decides.
-            code, reply = max(exc.recipients.values(), key=lambda r: r[0])
-            raise _smtp_error(rcpt, code, reply, "recipient refused") from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            # Our credentials, not the recipient, are wrong: never fail the delivery
-            # for good; retries succeed once the operator fixes BRIEF_SMTP_URL.
-            raise MailTransientError(
-                rcpt, f"SMTP {exc.smtp_code} authentication failed at {self.description}"
-            ) from exc
-        except smtplib.SMTPSenderRefused as exc:
-            raise _smtp_error(rcpt, exc.smtp_code, exc.smtp_error, "sender refused") from exc
-        except smtplib.SMTPResponseException as exc:  # DATA, HELO, STARTTLS replies
-            raise _smtp_error(rcpt, exc.smtp_code, exc.smtp_error, "server reply") from exc
-        except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused, timeouts, TLS
-            raise MailTransientError(
-                rcpt, f"cannot deliver via {self.description}: {exc or type(exc).__name__}"
-            ) from exc
-        if refused:  # only some recipients refused: report the first
-            code, reply = next(iter(refused.values()))
-            raise _smtp_error(rcpt, code, reply, "recipient refused")
-        return self.description
+        sender = parseaddr(str(message.get("Sender") or message.get("From", "")))[1]
+        with self._session() as session:
+            try:
+                data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+                reply = session.send(sender, parseaddr(rcpt)[1], data)
+            except RelayError as exc:  # our credentials or TLS, not the recipient
+                raise MailTransientError(rcpt, exc.message) from exc
+            except InputError as exc:  # a From that cannot be an envelope sender
+                raise MailPermanentError(rcpt, str(exc)) from exc
+        match reply.outcome:
+            case SendOutcome.SENT:
+                return self.description
+            case SendOutcome.PERMANENT:
+                raise MailPermanentError(rcpt, _described(reply))
+            case SendOutcome.UNSURE:  # may have arrived: a retry may make a second copy
+                raise MailTransientError(rcpt, f"unsure it arrived: {reply.text}")
+            case _:
+                if reply.code is None:  # no server, or it went away
+                    raise MailTransientError(
+                        rcpt, f"cannot deliver via {self.description}: {reply.text}"
+                    )
+                raise MailTransientError(rcpt, _described(reply))
+
+
+def _described(reply: SendReply) -> str:
+    """ "SMTP 550 5.1.1 No such user (RCPT)", as the senders have always said it."""
+    stage, _, said = reply.text.partition(": ")
+    return f"SMTP {said} ({stage})" if said else f"SMTP {reply.code} {reply.text}"
 
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._@-]+")
