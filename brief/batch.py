@@ -7,12 +7,11 @@ Every send of an edition takes this path (`brief run`, `brief digest send`, the 
 2. prepare: each edition variant (edition x the subscriber's sections) is rendered once
    (a process-wide LRU), then each message only fills in its personal parts;
 3. send: `connections` threads, each with its own SMTP session and its own database
-   session, take the rows one by one. Per message, two commits: `sending` after the
-   server's 354 and before the final "." (the session's ``before_end``), so at most one
-   row per connection is ever `sending`; and `sent` as soon as the 250 comes, so a
-   message the server accepted is unrecorded only between that reply and its commit
-   (a kill -9 finds almost every `sending` row before its end of DATA: never
-   delivered). Other outcomes ride along with the next `sending` commit;
+   session, take the rows one by one. Per message, one transaction commits the previous
+   message `sent` and this one `sending`, after the server's 354 and before the final
+   "." (the session's ``before_end``), so at most one row per connection is ever
+   `sending`, and a message the server accepted is unrecorded only from its 250 to the
+   next commit. Other outcomes ride along in the same transaction;
 4. repeat until nothing is due, or the time budget is spent, or we are asked to stop;
    the next batch is claimed when half of this one is left, so no connection waits.
 
@@ -397,11 +396,6 @@ class _Connection:
                 self.unsent.append(row.id)
             raise
         self._outcome(row, reply, committed, message_id)
-        if self.sent is not None:
-            # Record the 250 at once, not with the next message: a crash now leaves a
-            # delivered message unrecorded only between the server's reply and this
-            # commit, and a `sending` row then almost always means "never delivered".
-            self._flush(db, item.deadline)
 
     def _compose(self, item: _Work, message_id: str) -> bytes:
         row, variant = item.delivery, item.variant
