@@ -11,15 +11,20 @@ Then, in one run:
   storing), cold and again warm; with ``--naive-sample K`` only K feeds are timed and
   the figure is extrapolated to N (the output says so);
 
+- lemon24/reader, when it is installed (``pip install reader``; not a dependency of
+  brief): ``update_feeds(workers=16, scheduled=False)`` on the same feeds in a
+  database of its own, cold then warm;
+
 and prints the times, articles per second, peak memory of brief's process tree (the
 main process, the forkserver and the pool processes, sampled from /proc as PSS, so
 pages shared by forked processes count once; the feed server is not counted), and
-the ratios. Each feed gets its own host name (feed-N.bench.test, all resolved to
-127.0.0.1 by an injected resolver), as 1,000 real feeds would, so the per-host limit
-applies per feed as it would in real life.
+the ratios. The feeds are spread over ``--hosts`` loopback addresses (127.1.x.y, one
+per feed by default, as 1,000 real feeds would be), so the per-host limit applies as it
+would in real life.
 
-    python bench/ingest.py [--feeds 1000] [--entries 50] [--delay 0.1]
+    python bench/ingest.py [--feeds 1000] [--hosts 0] [--entries 50] [--delay 0.1]
                            [--naive-sample 200] [--processes 2] [--database-url URL]
+                           [--reader-workers 16]
 """
 
 from __future__ import annotations
