@@ -24,6 +24,10 @@ def web(
     # answer: not with a traceback per worker, or at the first subscription.
     state.engine  # noqa: B018 (opens and migrates the database)
     CeleryQueue(state.settings).ping()
+    typer.echo(
+        "brief web: the pages and the API only; confirmations and digests are sent by a "
+        "Celery worker (brief serve runs one with the web front, or: celery -A tasks worker)"
+    )
     uvicorn.run(
         "brief.web.app:app_from_env",
         factory=True,

@@ -226,3 +226,44 @@ def test_unknown_sections_are_refused_wherever_they_are_typed(tmp_path: Path) ->
     assert [(s["email"], s["sections"]) for s in listed["subscribers"]] == [
         ("c@example.org", ["sport"])
     ]
+
+
+def test_production_refuses_a_weak_secret_in_one_line(tmp_path: Path) -> None:
+    for secret in ("short", "change-me-to-a-long-random-string"):
+        env = {
+            "BRIEF_ENV": "production",
+            "BRIEF_SECRET_KEY": secret,
+            "BRIEF_BASE_URL": "https://brief.example.com",
+        }
+        result = brief(tmp_path, "status", env=env)
+        assert result.returncode == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("brief: bad setting: BRIEF_SECRET_KEY")
+
+
+def test_the_data_folder_is_the_same_from_any_directory(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
+    env["HOME"] = str(tmp_path / "home")  # the user data folder of a user of our own
+    env["XDG_DATA_HOME"] = str(tmp_path / "home" / ".local" / "share")
+    seen = set()
+    for cwd in (tmp_path, tmp_path / "elsewhere"):
+        cwd.mkdir(exist_ok=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "brief.cli", "status", "--json"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        seen.add(json.loads(result.stdout)["data_dir"])
+    [where] = seen
+    assert Path(where).is_absolute()
+    assert where in (str(tmp_path / "home" / ".local" / "share" / "brief"), "/var/lib/brief")
+
+
+def test_an_empty_run_says_why_in_one_line(tmp_path: Path) -> None:
+    result = brief(tmp_path, "run")
+    assert result.returncode == 0, result.stderr
+    assert "no edition made: there are no feeds" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr

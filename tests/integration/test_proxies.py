@@ -49,6 +49,8 @@ def _brief_web(tmp_path: Path, proxies: str) -> Iterator[str]:
 
     try:
         wait_until(up, 60, interval=0.2, what="brief web")
+        # It says at once that mail needs a worker, which `brief web` alone is not.
+        assert "sent by a Celery worker" in log_path.read_text()
         yield base
     finally:
         process.terminate()
