@@ -49,6 +49,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from brief.redisguard import RedisGuard
+
 if TYPE_CHECKING:
     import redis
 
@@ -404,7 +406,7 @@ class RedisSendRate:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 1),
         )
-        self._error: type[Exception] = redis.RedisError
+        self._guard = RedisGuard("send rate", redis.RedisError, retry_seconds)
         self._rate = rate
         self._domain_rate = domain_rate
         self._limited = rate > 0 or domain_rate > 0
@@ -412,7 +414,6 @@ class RedisSendRate:
         self._backoff_key = f"{prefix}backoff"
         self._max_backoff = max_backoff
         self._refresh_seconds = refresh_seconds
-        self._retry_seconds = retry_seconds
         self._memory = MemorySendRate(rate=rate, domain_rate=domain_rate, max_backoff=max_backoff)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._backoff = self._redis.register_script(_BACKOFF)
@@ -423,13 +424,11 @@ class RedisSendRate:
         self._read_at = -math.inf
         self._reading = threading.Lock()
         self._state = threading.Lock()
-        self._down = False
-        self._retry_at = -math.inf
 
     @property
     def degraded(self) -> bool:
         """True while Redis does not answer and this process limits on its own."""
-        return self._down
+        return self._guard.down
 
     def acquire(self, domain: str, n: int = 1) -> float:
         blocked = self.blocked_for(domain)
@@ -498,27 +497,7 @@ class RedisSendRate:
 
     def _call(self, request: Callable[[], T]) -> T | None:
         """One Redis request; None when Redis does not answer (then: memory, for a while)."""
-        if time.monotonic() < self._retry_at:
-            return None
-        try:
-            answer = request()
-        except self._error as exc:
-            with self._state:
-                self._retry_at = time.monotonic() + self._retry_seconds
-                if not self._down:
-                    self._down = True
-                    log.warning(
-                        "send rate: Redis does not answer (%s); each worker limits on its own "
-                        "until it does",
-                        exc,
-                    )
-            return None
-        if self._down:
-            with self._state:
-                if self._down:
-                    self._down = False
-                    log.warning("send rate: Redis answers again; the limits are shared again")
-        return answer
+        return self._guard.call(request)
 
 
 def make_send_rate(*, rate: float, domain_rate: float, redis_url: str | None) -> SendRate:

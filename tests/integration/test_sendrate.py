@@ -223,14 +223,14 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "brief.sendrate" and r.levelno == logging.WARNING
+        if r.name == "brief.redisguard" and r.levelno == logging.WARNING
     ]
 
 
 def test_redis_stopped_mid_way_degrades_to_memory_and_comes_back(
     own_redis: OwnRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="brief.sendrate")
+    caplog.set_level(logging.WARNING, logger="brief.redisguard")
     rate = RedisSendRate(own_redis.url, rate=20, domain_rate=0, retry_seconds=0.2)
     assert rate.acquire("a.test", 5) == 0.0
     assert own_redis.client().exists("brief:sendrate:global")
@@ -255,7 +255,7 @@ def test_redis_stopped_mid_way_degrades_to_memory_and_comes_back(
     assert not rate.degraded
     assert own_redis.client().exists("brief:sendrate:global")  # counted in Redis again
     assert rate.blocked_for("slow.test") > 4  # the back-off recorded meanwhile still holds
-    assert _warnings(caplog)[1:] == ["send rate: Redis answers again; the limits are shared again"]
+    assert _warnings(caplog)[1:] == ["send rate: Redis answers again"]
 
 
 def test_a_hung_redis_delays_a_send_by_its_timeout_at_most(
