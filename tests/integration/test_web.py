@@ -48,20 +48,24 @@ def sender() -> RecordingSender:
     return RecordingSender()
 
 
+def web_settings(engine: Engine, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": engine.url.render_as_string(hide_password=False),
+        "base_url": "https://brief.test",
+        "secret_key": SECRET,
+        "admin_token": ADMIN,
+        "sections": ["world", "business", "sport"],
+        "edition_hour": 23,  # "today's edition" then covers the last hours, whenever this runs
+    }
+    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def client(
     engine: Engine, tmp_path: Path, queue: RecordingQueue, sender: RecordingSender
 ) -> Iterator[TestClient]:
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        database_url=engine.url.render_as_string(hide_password=False),
-        base_url="https://brief.test",
-        secret_key=SECRET,
-        admin_token=ADMIN,
-        sections=["world", "business", "sport"],
-        edition_hour=23,  # "today's edition" then covers the last hours, whenever this runs
-    )
+    settings = web_settings(engine, tmp_path)
     app = create_app(settings, queue=queue, limiter=MemoryRateLimiter(), sender=sender)
     with TestClient(app, base_url="https://brief.test") as c:
         yield c
@@ -182,14 +186,7 @@ def test_subscribing_works_with_redis_down(
     engine: Engine, tmp_path: Path, queue: RecordingQueue
 ) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"  # the rate limits' Redis: nothing listens
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp_path,
-        database_url=engine.url.render_as_string(hide_password=False),
-        base_url="https://brief.test",
-        secret_key=SECRET,
-        redis_url=dead,
-    )
+    settings = web_settings(engine, tmp_path, redis_url=dead)
     with TestClient(create_app(settings, queue=queue), base_url="https://brief.test") as client:
         assert subscribe(client, "form@example.org").status_code == 200
         answer = client.post("/api/subscribe", json={"email": "json@example.org"})
