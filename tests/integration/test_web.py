@@ -483,3 +483,21 @@ def test_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/api/editions/{edition_id}/test-send" in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/editions/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/editions/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/editions/....//....//etc/passwd",
+        "/static/..%2F..%2Fbrief%2Fconfig.py",
+        "/confirm/..%2F..%2Fetc%2Fpasswd",
+        "/editions/2026-13-45",
+        "/editions/" + "9" * 400,
+    ],
+)
+def test_paths_that_try_to_leave_the_routes_get_a_4xx(client: TestClient, path: str) -> None:
+    answer = client.get(path)
+    assert 400 <= answer.status_code < 500, (path, answer.status_code)
+    assert "root:" not in answer.text and "BaseSettings" not in answer.text
