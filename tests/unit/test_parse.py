@@ -480,16 +480,12 @@ def _peak_mb() -> float:
 @pytest.mark.parametrize("doc", [BILLION_LAUGHS, XXE, QUADRATIC], ids=["laughs", "xxe", "quad"])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_hostile_xml_is_defused(doc: bytes, encoding: str) -> None:
-    import time
-
     if encoding != "utf-8":
         doc = doc.decode().replace('<?xml version="1.0"?>', "").encode(encoding)
     before = _peak_mb()
-    started = time.perf_counter()
     feed = parse_feed(FEED_URL, doc)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2
-    assert _peak_mb() - before < 100  # an expansion would take gigabytes
+    # No timing here (bench/hostile.py measures it): an expansion would take gigabytes.
+    assert _peak_mb() - before < 100
     text = json.dumps(as_json(feed))
     assert "root:" not in text and "/bin/" not in text  # nothing of /etc/passwd
     assert "lollollol" not in text and "x" * 1000 not in text
