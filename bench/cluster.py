@@ -20,7 +20,7 @@ exact average-link clustering (scipy linkage on all pairwise cosine
 distances) cut at one cosine threshold, swept 0.1-0.5; the best is shown.
 
 brief: title-weighted TF-IDF (stop words, light stemmer, sublinear counts),
-sparse average-link at 0.21 on similarities corrected for hubness (each
+sparse average-link at 0.25 on similarities corrected for hubness (each
 article's mean similarity to its 5 nearest articles of other stories, found by
 a first pass at 0.3, is taken off above 0.25); two articles of one outlet
 count at half their similarity, and two groups that share an outlet merge only
@@ -41,7 +41,7 @@ Dates: neither corpus has them, so the grouping runs with no time decay here
 within 12 h, halves every 24 h after that, and is zero past 72 h (see
 brief/digest/cluster.py; unit tests cover it on synthetic data).
 
-    python bench/cluster.py [--threshold 0.21] [--sweep] [--windows-only]
+    python bench/cluster.py [--threshold 0.25] [--sweep] [--windows-only]
 """
 
 from __future__ import annotations
