@@ -12,7 +12,8 @@ Every send of an edition takes this path (`brief run`, `brief digest send`, the 
    "." (the session's ``before_end``), so at most one row per connection is ever
    `sending`, and a message the server accepted is unrecorded only from its 250 to the
    next commit. Other outcomes ride along in the same transaction;
-4. repeat until nothing is due, or the time budget is spent, or we are asked to stop.
+4. repeat until nothing is due, or the time budget is spent, or we are asked to stop;
+   the next batch is claimed when half of this one is left, so no connection waits.
 
 What each reply does to the row (brief.types.DeliveryStatus):
 - sent: `sent`;
@@ -140,6 +141,7 @@ class BatchConfig:
     lease: timedelta = timedelta(minutes=10)
     budget: float | None = None  # seconds: claim no new batch after this long
     edition_id: int | None = None  # only this edition's deliveries
+    retry_base: float = RETRY_BASE  # seconds before a transient failure's first retry
 
 
 @dataclass
@@ -214,9 +216,9 @@ class _Work:
     deadline: float  # time.monotonic(): past it, the row's lease is too short to send it
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int, base: float = RETRY_BASE) -> timedelta:
     """The back-off after a transient failure of the `attempts`-th try."""
-    return timedelta(seconds=min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_MAX))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), RETRY_MAX))
 
 
 def _reply_text(reply: SendReply) -> str:
@@ -242,9 +244,11 @@ class _Connection:
         stop: threading.Event,
         now: Callable[[], datetime],
         on_outcome: Callable[[DeliveryOutcome], None],
+        retry_base: float = RETRY_BASE,
     ) -> None:
         self.engine = engine
         self.mailer = mailer
+        self.retry_base = retry_base
         self.work = work
         self.stop = stop
         self.now = now
@@ -439,7 +443,7 @@ class _Connection:
                 if reply.code is not None and row.attempts >= MAX_ATTEMPTS:
                     self._fail(row, reply, f"gave up after {row.attempts} attempts")
                     return
-                not_before = self.now() + retry_delay(row.attempts)
+                not_before = self.now() + retry_delay(row.attempts, self.retry_base)
                 self._record(
                     row, DeliveryStatus.PENDING, reply.code, _reply_text(reply), not_before
                 )
@@ -514,16 +518,25 @@ class _Connection:
         pause = 0.1
         while True:
             try:
-                self._mode(db, autocommit=not (self.refused or self.results or self.deferred))
-                for row, reply in self.refused:
-                    self.mailer.on_refused(db, row, reply)
-                store.record_outcomes(db, self.results)
-                for delivery_id, at in self.deferred:
-                    store.release(db, [delivery_id], not_before=at, error="domain slowed down")
-                ours = store.mark_progress(
-                    db, sent=self.sent, sending=sending, message_id=message_id
-                )
-                db.commit()
+                lone = not (self.refused or self.results or self.deferred)
+                self._mode(db, autocommit=lone)
+                if lone:  # the usual case: one statement on the bare connection
+                    assert self.conn is not None
+                    ours = store.mark_progress(
+                        self.conn, sent=self.sent, sending=sending, message_id=message_id
+                    )
+                    if self.conn.in_transaction():  # SQLAlchemy's own begin (SQLite)
+                        self.conn.commit()
+                else:
+                    for row, reply in self.refused:
+                        self.mailer.on_refused(db, row, reply)
+                    store.record_outcomes(db, self.results)
+                    for delivery_id, at in self.deferred:
+                        store.release(db, [delivery_id], not_before=at, error="domain slowed down")
+                    ours = store.mark_progress(
+                        db, sent=self.sent, sending=sending, message_id=message_id
+                    )
+                    db.commit()
             except DB_ERRORS as exc:
                 _rollback(db)
                 self.async_commit, self.autocommit = False, None  # on the next connection
@@ -667,9 +680,13 @@ class _Run:
                 spent = time.monotonic() - started
                 if config.budget is not None and self.report.claimed and spent >= config.budget:
                     self.report.stopped = "time budget spent"
+                    _wait_until_done(work, self.stop)
                     break
                 claimed = _claim(engine, config, self.now())
                 if not claimed:
+                    if work.unfinished_tasks:  # the last rows are in flight: look once more
+                        _wait_until_done(work, self.stop)
+                        continue
                     break
                 in_hand = [row.id for row in claimed]
                 self.report.claimed += len(claimed)
@@ -680,7 +697,9 @@ class _Run:
                 for item in items:
                     work.put(item)
                 in_hand = []
-                _wait_until_done(work, self.stop)
+                # The next batch is claimed while this one's last rows are sent, so no
+                # connection waits for a claim.
+                _wait_until_low(work, self.stop, max(config.batch_size // 2, 1))
         except BaseException as exc:
             self.error = exc
         finally:
@@ -698,7 +717,15 @@ class _Run:
 
     def _start(self, work: queue.Queue[_Work]) -> tuple[list[_Connection], list[threading.Thread]]:
         connections = [
-            _Connection(self.engine, self.mailer, work, self.stop, self.now, self.heard)
+            _Connection(
+                self.engine,
+                self.mailer,
+                work,
+                self.stop,
+                self.now,
+                self.heard,
+                self.config.retry_base,
+            )
             for _ in range(self.config.connections)
         ]
         threads = [
@@ -774,6 +801,12 @@ def _wait_until_done(work: queue.Queue[_Work], stop: threading.Event) -> None:
     with work.all_tasks_done:
         while work.unfinished_tasks and not stop.is_set():
             work.all_tasks_done.wait(0.2)
+
+
+def _wait_until_low(work: queue.Queue[_Work], stop: threading.Event, low: int) -> None:
+    """Until at most `low` rows wait for a connection, or the batch is stopping."""
+    while work.qsize() > low and not stop.is_set():
+        time.sleep(0.005)
 
 
 def _leftovers(work: queue.Queue[_Work], connections: list[_Connection]) -> list[int]:

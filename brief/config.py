@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(4, ge=1, le=64)  # parallel SMTP connections per worker
     send_batch_size: int = Field(200, ge=1, le=10_000)  # deliveries claimed at once
     send_lease_seconds: int = Field(600, ge=30)  # a claim held this long by a live batch
+    send_retry_seconds: float = Field(60.0, gt=0, le=3600)  # a 4xx's first retry; doubled
+    send_sweep_seconds: float = Field(15.0, gt=0, le=3600)  # the beat's sweep of deliveries
     send_rate: float = Field(0.0, ge=0)  # messages per second, all workers; 0: no limit
     send_domain_rate: float = Field(0.0, ge=0)  # per recipient domain; 0: no limit
     # Deliverability: DKIM signing (all three, or none) and the VERP bounce address.

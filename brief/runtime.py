@@ -134,6 +134,7 @@ def batch_config(
         batch_size=settings.send_batch_size,
         connections=settings.smtp_connections,
         lease=timedelta(seconds=settings.send_lease_seconds),
+        retry_base=settings.send_retry_seconds,
         budget=budget,
         edition_id=edition_id,
     )

@@ -6,7 +6,11 @@ used for another.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -28,8 +32,30 @@ def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=f"brief.{purpose}")
 
 
+@functools.lru_cache(maxsize=64)
+def _mac(secret: str, purpose: str) -> hmac.HMAC:
+    # itsdangerous's key for this salt (its default "django-concat" derivation, SHA-1),
+    # keyed once: the serializer derives it again for every token it signs.
+    key = hashlib.sha1(f"brief.{purpose}".encode() + b"signer" + secret.encode()).digest()
+    return hmac.new(key, digestmod=hashlib.sha1)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
 def make_token(secret: str, purpose: str, subject: int | str) -> str:
-    return _serializer(secret, purpose).dumps(subject)
+    payload = str(subject).encode()
+    if type(subject) is not int or len(payload) > 9:
+        return _serializer(secret, purpose).dumps(subject)
+    # The mailer signs two of these a message: the serializer's very format (the JSON
+    # number, base64; the timestamp; the HMAC-SHA1) in a fraction of its time. Up to 9
+    # characters the serializer never compresses the payload (zlib's least is 8 bytes).
+    stamp = int(time.time()).to_bytes(8, "big").lstrip(b"\x00")
+    value = _b64(payload) + b"." + _b64(stamp)
+    mac = _mac(secret, purpose).copy()
+    mac.update(value)
+    return (value + b"." + _b64(mac.digest())).decode()
 
 
 def read_token(secret: str, purpose: str, token: str, max_age: int) -> int | str:

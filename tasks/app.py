@@ -66,8 +66,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # and sends are queued for due rows, so a lost queue delays mail by seconds.
             "sweep-deliveries": {
                 "task": "brief.sweep_deliveries",
-                "schedule": timedelta(seconds=15),
-                "options": {"expires": 15},  # a backlog of sweeps is no use
+                "schedule": timedelta(seconds=settings.send_sweep_seconds),
+                "options": {"expires": settings.send_sweep_seconds},  # a backlog is no use
             },
             "daily-edition": {
                 "task": "brief.daily_edition",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as BrokerError
 
 from brief import store
 from brief.batch import DB_ERRORS, Mailer, send_batches
@@ -82,6 +83,9 @@ def send_welcome(subscriber_id: int) -> int:
 
 @app.task(
     name="brief.send_batch",
+    # Nobody reads its result (the worker logs it): storing it in the result backend,
+    # the broker's Redis, would fail a batch that did its work while Redis restarts.
+    ignore_result=True,
     acks_late=True,
     autoretry_for=DB_ERRORS,  # the database restarting: the rows wait for us
     retry_backoff=2,
@@ -158,14 +162,20 @@ def _queue_batches(pending: int, *, most: int | None = None) -> int:
     Returns how many were queued.
     """
     tasks = min(math.ceil(pending / settings().send_batch_size), most or os.cpu_count() or 1)
-    for _ in range(tasks):
-        _queue_send_batch()
-    return tasks
+    return sum(_queue_send_batch() for _ in range(tasks))
 
 
-def _queue_send_batch(edition_id: int | None = None) -> None:
+def _queue_send_batch(edition_id: int | None = None) -> bool:
+    """Queue a send_batch; False when the broker cannot take it (down, restarting): the
+    rows wait in the database and the sweep queues a send once the broker is back, so
+    the task that asked ends normally, its outcomes recorded, instead of failing."""
     limits = SendLimits.for_lease(settings().send_lease_seconds)
-    send_batch.apply_async((edition_id,), soft_time_limit=limits.soft, time_limit=limits.hard)
+    try:
+        send_batch.apply_async((edition_id,), soft_time_limit=limits.soft, time_limit=limits.hard)
+    except BrokerError as exc:
+        log.warning("cannot queue a send_batch (%s); the sweep will once the broker is back", exc)
+        return False
+    return True
 
 
 _MAILER: list[tuple[Settings, Mailer]] = []

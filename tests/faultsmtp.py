@@ -161,9 +161,18 @@ async def _answer(smtp: SMTP, reply: str) -> str:
 
 
 class _Handler:
-    def __init__(self, faults: Faults) -> None:
+    def __init__(self, faults: Faults, pipelining: bool) -> None:
         self.faults = faults
+        self.pipelining = pipelining
         self.state = _State()
+
+    async def handle_EHLO(
+        self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads commands one by one, so it copes; it just never says
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def _slow(self) -> None:
         if self.faults.reply_delay:
@@ -227,18 +236,24 @@ class _Handler:
 class FaultSMTPServer:
     """An aiosmtpd server on loopback that misbehaves as ``faults`` says."""
 
+    # Whether EHLO offers PIPELINING (RFC 2920) when the caller does not say.
+    pipelining_default = False
+
     def __init__(
         self,
         faults: Faults | None = None,
         *,
         port: int | None = None,
         idle_timeout: float = 300.0,
+        pipelining: bool | None = None,
     ) -> None:
         """``idle_timeout``: seconds without a command before the server hangs up."""
         self.faults = faults or Faults()
         self.host = HOST
         self.port = port or free_port()
-        self._handler = _Handler(self.faults)
+        if pipelining is None:
+            pipelining = self.pipelining_default
+        self._handler = _Handler(self.faults, pipelining)
         self._controller = _Controller(
             self._handler, hostname=HOST, port=self.port, timeout=idle_timeout
         )

@@ -34,10 +34,11 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from brief.models import Delivery, Edition, Subscriber, UTCDateTime
-from brief.store._sql import dialect_insert
+from brief.store._sql import dialect_insert, execute_prepared
 from brief.types import DeliveryStatus, SubscriberStatus
 
 _TABLE = cast(Table, Delivery.__table__)  # Core: statements built once, executemany by id
@@ -99,6 +100,8 @@ class UnsureDelivery:
     last_error: str | None
 
 
+ANALYZE_AFTER = 1000  # pending rows inserted at once: the table's statistics are renewed
+_ANALYZE = text("ANALYZE delivery")
 IDS_PER_INSERT = 5000  # PostgreSQL takes at most 65535 parameters per statement
 
 
@@ -123,12 +126,22 @@ def _insert_pending(session: Session, edition_id: int, now: datetime, which: Any
     return len(session.execute(stmt).all())
 
 
+def _analyze_after(session: Session, inserted: int) -> int:
+    """Fresh statistics after many new rows, for the claims that follow at once: with the
+    table's old ones (autovacuum analyzes it a minute later, at best) PostgreSQL's planner
+    takes the pending rows for a handful, and reads all of them for each claim of 200
+    (0.7 s a claim at 100,000) instead of the first 200 of the partial index."""
+    if inserted >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        session.execute(_ANALYZE)
+    return inserted
+
+
 def create_deliveries(
     session: Session, edition_id: int, now: datetime, *, subscriber_id: int | None = None
 ) -> int:
     """One pending Delivery per active subscriber (or only this one) who has none yet."""
     which = true() if subscriber_id is None else Subscriber.id == subscriber_id
-    return _insert_pending(session, edition_id, now, which)
+    return _analyze_after(session, _insert_pending(session, edition_id, now, which))
 
 
 def count_pending(session: Session, edition_id: int, *, subscriber_id: int | None = None) -> int:
@@ -253,7 +266,7 @@ def set_async_commit(session: Session, on: bool) -> None:
 
 
 def mark_progress(
-    session: Session,
+    db: Session | Connection,
     *,
     sent: SentDelivery | None,
     sending: ClaimedDelivery | None,
@@ -267,24 +280,30 @@ def mark_progress(
     the Message-ID of ``sending``: should it end unsure, the operator looks for it in
     the mail server's log.
 
+    ``db`` may be a bare Connection (a sending thread's, in autocommit: the statement
+    is its own transaction). On PostgreSQL the statement goes to the driver directly,
+    as a prepared statement: through SQLAlchemy it cost 3-4 times the UPDATE itself.
+
     Returns False when ``sending`` is no longer this batch's claim (its lease expired and
     the sweep gave it away): the caller must not send it.
     """
     if sent is None and sending is None:
         return True
-    updated = session.execute(
-        _PROGRESS,
-        {
-            "prev_id": sent.id if sent else -1,  # -1: no row
-            "sent_at": sent.at if sent else None,
-            "smtp_code": sent.smtp_code if sent else None,
-            "prev_message_id": sent.message_id if sent else None,
-            "cur_id": sending.id if sending else -1,
-            "lease": sending.lease_until if sending else None,
-            "cur_message_id": message_id,
-        },
-    ).scalars()
-    return sending is None or sending.id in set(updated)
+    params = {
+        "prev_id": sent.id if sent else -1,  # -1: no row
+        "sent_at": sent.at if sent else None,
+        "smtp_code": sent.smtp_code if sent else None,
+        "prev_message_id": sent.message_id if sent else None,
+        "cur_id": sending.id if sending else -1,
+        "lease": sending.lease_until if sending else None,
+        "cur_message_id": message_id,
+    }
+    conn = db.connection() if isinstance(db, Session) else db
+    if conn.dialect.name == "postgresql":
+        updated = [row[0] for row in execute_prepared(conn, _PROGRESS_PG, params)]
+    else:
+        updated = list(conn.execute(_PROGRESS, params).scalars())
+    return sending is None or sending.id in updated
 
 
 # mark_progress's statement, built once: it runs once per message, and building it
@@ -317,6 +336,27 @@ _PROGRESS = (
     .returning(_TABLE.c.id)
 )
 
+
+# The same statement for the driver itself (PostgreSQL, psycopg's placeholders); the
+# parameters of mark_progress, datetimes aware (UTCDateTime's rule). The status tests sit
+# in a CASE, where no index can serve them: prepared, the statement runs on a generic
+# plan, which for a plain OR of the two cases took `status = 'claimed'` for the rarest
+# value (it is, when the table was last analyzed) and read every claimed row's index
+# entries, live and dead, each time (7 ms, against 0.05 ms by the primary key).
+_PROGRESS_PG = f"""
+UPDATE delivery SET
+    status = CASE WHEN id = %(prev_id)s THEN '{DeliveryStatus.SENT}'
+        ELSE '{DeliveryStatus.SENDING}' END,
+    message_id = CASE WHEN id = %(prev_id)s THEN %(prev_message_id)s::varchar
+        ELSE coalesce(%(cur_message_id)s::varchar, message_id) END,
+    sent_at = CASE WHEN id = %(prev_id)s THEN %(sent_at)s::timestamptz ELSE sent_at END,
+    smtp_code = CASE WHEN id = %(prev_id)s THEN %(smtp_code)s::integer ELSE smtp_code END,
+    last_error = CASE WHEN id = %(prev_id)s THEN NULL ELSE last_error END
+WHERE id IN (%(prev_id)s, %(cur_id)s) AND CASE WHEN id = %(prev_id)s
+    THEN status IN ('{DeliveryStatus.SENDING}', '{DeliveryStatus.UNSURE}')
+    ELSE status = '{DeliveryStatus.CLAIMED}' AND lease_until = %(lease)s::timestamptz END
+RETURNING id
+"""
 
 _RESULT_VALUES: dict[DeliveryStatus, tuple[str, ...]] = {
     DeliveryStatus.SENT: ("sent_at", "message_id", "smtp_code", "last_error"),
@@ -513,7 +553,8 @@ def create_due_deliveries(session: Session, edition: Edition, now: datetime) -> 
     due = [
         sid for sid, zone, hour in waiting if is_due(now, edition.created_at, ZoneInfo(zone), hour)
     ]
-    return sum(
+    inserted = sum(
         _insert_pending(session, edition.id, now, Subscriber.id.in_(due[i : i + IDS_PER_INSERT]))
         for i in range(0, len(due), IDS_PER_INSERT)
     )
+    return _analyze_after(session, inserted)

@@ -174,6 +174,18 @@ def test_a_5xx_fails_only_that_one_and_a_4xx_waits_for_its_back_off(engine: Engi
     assert _statuses(engine)[gone] == "failed"
 
 
+def test_the_first_retry_waits_as_long_as_configured(engine: Engine) -> None:
+    addresses = _setup(engine, 4)
+    busy = addresses[1]
+    faults = Faults(rcpt=lambda a, n: "451 4.7.1 Greylisted" if a == busy and n == 1 else None)
+    config = BatchConfig(batch_size=10, connections=1, lease=LEASE, retry_base=5)
+    with FaultSMTPServer(faults) as smtp:
+        _send(engine, smtp, config=config)
+        assert _rows(engine)[busy].not_before == NOW + timedelta(seconds=5)
+        assert _send(engine, smtp, config=config, at=NOW + timedelta(seconds=5)).count("sent") == 1
+    assert smtp.copies() == dict.fromkeys(addresses, 1)
+
+
 def test_greylisting_a_fifth_delays_only_those_recipients(engine: Engine) -> None:
     addresses = _setup(engine, 60)
     greylisted = {a for a in addresses if chosen(a, 0.2)}

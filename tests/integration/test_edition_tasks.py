@@ -128,6 +128,34 @@ def test_the_sweep_frees_a_dead_batch_and_queues_its_rows(
     assert swept["queued"] == 1 and queued == [(None,)]
 
 
+def test_a_batch_that_cannot_queue_its_successor_ends_normally(
+    engine: Engine, configured: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The broker is down when a send_batch's budget ends: its outcomes are recorded and
+    it returns; the rows left wait in the database for the sweep."""
+    from kombu.exceptions import OperationalError
+
+    from tasks import mail
+
+    def broker_down(args: tuple[object, ...], **options: float) -> None:
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(mail.send_batch, "apply_async", broker_down)
+    with session_scope(engine) as session:
+        add_feed_with_articles(session, "https://a.test/feed", "world", ["Quake in Chile"])
+        for n in range(3):
+            store.add_subscriber(session, f"r{n}@x.test", now=NOW)
+        edition, _ = build_edition(session, plan(), CTX, day=NOW.date(), now=NOW)
+        edition_id = edition.id
+    assert mail.send_edition.run(edition_id) == 3  # rows made, their send not queued
+    monkeypatch.setattr(mail.SendLimits, "for_lease", lambda lease: mail.SendLimits(0, 60, 90))
+    done = mail.send_batch.run()  # a zero budget: one batch, then "queue the next"
+    assert done["sent"] == 3 and done["stopped"] == "time budget spent"
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    # Nor does storing its result need the broker's Redis (nobody reads it).
+    assert mail.send_batch.ignore_result
+
+
 def _recording(queued: list[tuple[object, ...]]) -> Callable[..., None]:
     """send_batch.apply_async, recording the arguments; the time limits come from the
     lease (BRIEF_SEND_LEASE_SECONDS, 600 s by default), within it."""

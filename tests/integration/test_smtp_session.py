@@ -56,6 +56,14 @@ def message(prepared: PreparedMessage, n: int) -> tuple[str, bytes]:
     return to, data
 
 
+@pytest.fixture(autouse=True, params=["plain", "pipelining"])
+def pipelining(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Every test twice: commands one at a time, and MAIL/RCPT/DATA in one write."""
+    on = bool(request.param == "pipelining")
+    monkeypatch.setattr(FaultSMTPServer, "pipelining_default", on)
+    return on
+
+
 @pytest.fixture
 def server() -> Iterator[FaultSMTPServer]:
     with FaultSMTPServer() as smtp:
@@ -77,7 +85,7 @@ def send_all(
 
 
 def test_many_messages_over_one_connection_arrive_intact(
-    server: FaultSMTPServer, prepared: PreparedMessage
+    server: FaultSMTPServer, prepared: PreparedMessage, pipelining: bool
 ) -> None:
     sent = {}
     with session_for(server) as session:
@@ -86,6 +94,7 @@ def test_many_messages_over_one_connection_arrive_intact(
             sent[to] = data
             reply = session.send(FROM, to, data)
             assert reply == SendReply(SendOutcome.SENT, 250, "2.0.0 Ok: queued")
+        assert session._smtp is not None and session._smtp.has_extn("pipelining") == pipelining
     taken = server.wait_for(30)
     assert session.connects == 1 and server.connections == 1
     for got in taken:

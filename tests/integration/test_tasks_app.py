@@ -48,3 +48,18 @@ def test_the_beat_creates_the_folder_of_its_schedule(tmp_path: Path) -> None:
     finally:
         proc.kill()  # only the folder matters here, not a clean shutdown
         proc.communicate(timeout=30)
+
+
+def test_the_sweep_runs_as_often_as_the_setting_says(tmp_path: Path) -> None:
+    from brief.config import Settings
+    from tasks.app import celery_config
+
+    def sweep(settings: Settings) -> dict[str, object]:
+        entry: dict[str, object] = celery_config(settings)["beat_schedule"]["sweep-deliveries"]
+        return entry
+
+    default = sweep(Settings(data_dir=tmp_path))
+    assert default["schedule"].total_seconds() == 15  # type: ignore[attr-defined]
+    fast = sweep(Settings(data_dir=tmp_path, send_sweep_seconds=2))
+    assert fast["schedule"].total_seconds() == 2  # type: ignore[attr-defined]
+    assert fast["options"] == {"expires": 2}
