@@ -35,12 +35,12 @@ import httpx
 from sqlalchemy import Engine
 
 from brief import store
-from brief.db import make_engine, session_factory
+from brief.db import make_engine, session_factory, session_scope
 from brief.errors import FeedError
-from brief.feeds import schedule
+from brief.feeds import quarantine, schedule
 from brief.feeds.fetch import FetchConfig, Limiter, fetch_feed, fetch_page, make_client
 from brief.feeds.writer import IngestResult, SessionFactory, Writer
-from brief.types import FetchResult, RefreshStatus
+from brief.types import FeedQuarantine, FetchResult, RefreshStatus
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,46 @@ def _batch_in_child(
         return refresh_batch(engine, ids, config, now)
     finally:
         engine.dispose()
+
+
+def start_batch(
+    engine: Engine, feed_ids: Sequence[int], poll: schedule.PollPolicy, now: datetime
+) -> quarantine.Triage:
+    """Before a queued batch is fetched: set aside its poison feeds, mark the rest in flight.
+
+    Committed before any fetch, so that if this process dies the next task to pick
+    these feeds up knows which were in flight (brief.feeds.quarantine decides).
+    """
+    with session_scope(engine) as session:
+        found = store.fetch_markers(session, feed_ids)
+        plan = quarantine.triage([m for m, _ in found], alone=len(found) == 1)
+        lost = {m.feed_id: m.lost + (m.started_at is not None) for m, _ in found}
+        store.set_in_flight(session, {i: lost[i] for i in plan.alone}, None)
+        for marker, errors in found:
+            losses = plan.quarantine.get(marker.feed_id)
+            if losses is None:
+                continue
+            why = quarantine.reason(losses)
+            log.warning("feed %s quarantined: %s", marker.feed_id, why)
+            store.quarantine_feed(
+                session,
+                FeedQuarantine(
+                    feed_id=marker.feed_id,
+                    at=now,
+                    reason=why,
+                    lost_count=losses,
+                    error_count=errors + 1,
+                    next_poll_at=schedule.after_error(now, poll, errors + 1).next_poll_at,
+                ),
+            )
+        store.set_in_flight(session, {i: lost[i] for i in plan.run}, now)
+    return plan
+
+
+def finish_batch(engine: Engine, feed_ids: Sequence[int]) -> None:
+    """The batch's process lived to the end: none of its feeds is in flight any more."""
+    with session_scope(engine) as session:
+        store.clear_in_flight(session, feed_ids)
 
 
 def refresh_batch(
