@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(32, ge=1, le=1000)  # fetches at once, per process
     fetch_per_host: int = Field(4, ge=1, le=100)  # fetches at once to one host
     fetch_allow_private: bool = False  # loopback/private/link-local addresses
+    # One feed cannot flood a day: entries stored per feed per fetch (the newest), and
+    # the articles of an edition's window it considers, per feed and in all (the newest).
+    max_items_per_fetch: int = Field(200, ge=1)
+    max_articles_per_feed_window: int = Field(500, ge=1)
+    max_articles_per_window: int = Field(20_000, ge=1)
     poll_min_minutes: int = Field(30, ge=1)
     poll_max_minutes: int = Field(24 * 60, ge=1)
     fulltext: bool = True  # fetch the article page when a feed gives only a teaser

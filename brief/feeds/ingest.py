@@ -58,6 +58,7 @@ class IngestConfig:
     fulltext_per_feed: int = 10  # article pages fetched per feed per poll, at most
     fulltext_concurrency: int = 8  # article pages fetched at once, per batch
     fulltext_max_bytes: int = 5 * 1024 * 1024
+    max_items: int | None = 200  # entries stored per feed per fetch, the newest
 
 
 # -- running batches -------------------------------------------------------
@@ -195,7 +196,14 @@ async def ingest_batch(
     waiting = asyncio.Semaphore(2 * fetch.concurrency)  # fetched, not yet stored
     extract = _fulltext_module() if config.fulltext else None
     is_teaser = extract.is_teaser if extract is not None else None
-    writer = Writer(factory, config.poll, now, asyncio.get_running_loop(), is_teaser=is_teaser)
+    writer = Writer(
+        factory,
+        config.poll,
+        now,
+        asyncio.get_running_loop(),
+        is_teaser=is_teaser,
+        max_items=config.max_items,
+    )
 
     async def one(client: httpx.AsyncClient, feed_id: int) -> IngestResult:
         feed = feeds.get(feed_id)
