@@ -52,6 +52,7 @@ def _settings(db: str, tmp: str) -> Any:
         fetch_allow_private=True,
         fulltext=False,
         sections=["world"],
+        edition_hour=23,  # the window: the 24 hours before now (before 23:00)
     )
 
 
