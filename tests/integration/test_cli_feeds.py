@@ -71,3 +71,26 @@ def test_feed_health_weight_and_refusals(tmp_path: Path) -> None:
     assert "DISABLED since" in text and "HTTP 410 Gone" in text
     assert "FAILING for 5 days (x3): HTTP 503 Service Unavailable" in text
     assert "next poll" in text
+
+
+def test_a_quarantined_feed_is_listed_with_its_reason(tmp_path: Path) -> None:
+    from brief.feeds.ingest import start_batch
+    from brief.feeds.schedule import PollPolicy
+
+    url = "https://poison.example/feed.xml"
+    assert brief(tmp_path, "feeds", "add", url).returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'brief.sqlite'}")
+    now = datetime.now(UTC)
+    # Two one-feed runs that died with it in flight (nothing after their start), then a third.
+    for _ in range(3):
+        plan = start_batch(engine, [1], PollPolicy(), now)
+    engine.dispose()
+    assert plan.quarantine == {1: 2}
+
+    [row] = json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)
+    assert (
+        row["quarantined_at"]
+        and "killed or timed out the worker 2 times" in (row["quarantine_reason"])
+    )
+    text = brief(tmp_path, "feeds", "list").stdout
+    assert "QUARANTINED since" in text and "worker 2 times in a row" in text
