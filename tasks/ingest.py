@@ -6,9 +6,12 @@ loop, a global and a per-host limit), so adding workers adds batches in flight.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
 
 from brief import store
 from brief.db import session_scope
@@ -50,12 +53,26 @@ def refresh_feed_batch(feed_ids: list[int]) -> dict[str, Any]:
     task of its own, or quarantined (brief.feeds.quarantine); the others run here.
     """
     config, now = ingest_config(settings()), utcnow()
-    plan = start_batch(engine(), feed_ids, config.poll, now)
+    limit = timedelta(seconds=settings().ingest_time_limit)
+    plan = start_batch(engine(), feed_ids, config.poll, now, limit)
     for feed_id in plan.alone:
         refresh_feed_batch.delay([feed_id])
-    results = refresh_batch(engine(), plan.run, config, now)
+    try:
+        results = refresh_batch(engine(), plan.run, config, now)
+    except SoftTimeLimitExceeded:
+        raise  # timed out: the feeds still in flight count as lost, as if killed
+    except Exception:
+        # An error (the database went away, say), not a death: no feed is to blame.
+        with contextlib.suppress(Exception):
+            finish_batch(engine(), plan.run)
+        raise
     finish_batch(engine(), plan.run)
-    return {**_summary(results), "alone": len(plan.alone), "quarantined": len(plan.quarantine)}
+    return {
+        **_summary(results),
+        "alone": len(plan.alone),
+        "quarantined": len(plan.quarantine),
+        "busy": len(plan.busy),
+    }
 
 
 def _summary(results: list[IngestResult]) -> dict[str, Any]:

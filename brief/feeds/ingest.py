@@ -28,7 +28,7 @@ import multiprocessing
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
 import httpx
@@ -135,7 +135,11 @@ def _batch_in_child(
 
 
 def start_batch(
-    engine: Engine, feed_ids: Sequence[int], poll: schedule.PollPolicy, now: datetime
+    engine: Engine,
+    feed_ids: Sequence[int],
+    poll: schedule.PollPolicy,
+    now: datetime,
+    time_limit: timedelta,
 ) -> quarantine.Triage:
     """Before a queued batch is fetched: set aside its poison feeds, mark the rest in flight.
 
@@ -144,7 +148,8 @@ def start_batch(
     """
     with session_scope(engine) as session:
         found = store.fetch_markers(session, feed_ids)
-        plan = quarantine.triage([m for m, _ in found], alone=len(found) == 1)
+        markers = [m for m, _ in found]
+        plan = quarantine.triage(markers, alone=len(found) == 1, dead_before=now - time_limit)
         lost = {m.feed_id: m.lost + (m.started_at is not None) for m, _ in found}
         store.set_in_flight(session, {i: lost[i] for i in plan.alone}, None)
         for marker, errors in found:

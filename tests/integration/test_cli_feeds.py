@@ -80,10 +80,11 @@ def test_a_quarantined_feed_is_listed_with_its_reason(tmp_path: Path) -> None:
     url = "https://poison.example/feed.xml"
     assert brief(tmp_path, "feeds", "add", url).returncode == 0
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'brief.sqlite'}")
-    now = datetime.now(UTC)
-    # Two one-feed runs that died with it in flight (nothing after their start), then a third.
-    for _ in range(3):
-        plan = start_batch(engine, [1], PollPolicy(), now)
+    limit = timedelta(minutes=11)
+    # Two one-feed runs that died with it in flight (nothing after their start), then a
+    # third, each after the last one's time limit.
+    for n in range(3):
+        plan = start_batch(engine, [1], PollPolicy(), datetime.now(UTC) + n * 2 * limit, limit)
     engine.dispose()
     assert plan.quarantine == {1: 2}
 

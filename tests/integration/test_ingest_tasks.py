@@ -91,26 +91,38 @@ def test_a_batch_after_a_lost_worker_isolates_then_quarantines_the_feeds_in_flig
     from brief.feeds.schedule import PollPolicy
 
     config = IngestConfig(fetch=FetchConfig(user_agent="t", allow_private=True), fulltext=False)
-    now = datetime.now(UTC)
+    limit = timedelta(minutes=11)  # the batch's hard time limit
+    now = datetime.now(UTC) - 10 * limit
+
+    def later() -> datetime:  # each task starts after the last one's time limit ran out
+        nonlocal now
+        now += limit + timedelta(seconds=1)
+        return now
+
     with FeedServer() as server:
         ids = [
             add_feed(engine, server.add(f"/{i}.xml", rss((f"g{i}", f"https://w.example/{i}", "T"))))
             for i in range(3)
         ]
         # The first run marks all three in flight, stores feed 0, and its process dies.
-        assert start_batch(engine, ids, PollPolicy(), now).run == ids
+        assert start_batch(engine, ids, PollPolicy(), now, limit).run == ids
         refresh_batch(engine, ids[:1], config, now)
-        # Redelivered: 1 and 2 were in flight, each goes to a task of its own; 0 runs.
-        plan = start_batch(engine, ids, PollPolicy(), now)
+        # Redelivered at once: 1 and 2 may be another task's; the batch runs 0 only.
+        plan = start_batch(engine, ids, PollPolicy(), now, limit)
+        assert (plan.run, plan.busy) == ([ids[0]], ids[1:])
+        refresh_batch(engine, plan.run, config, now)
+        finish_batch(engine, plan.run)
+        # Claimed again after the lease: 1 and 2 were lost, each goes to a task of its own.
+        plan = start_batch(engine, ids, PollPolicy(), later(), limit)
         assert (plan.run, plan.alone, plan.quarantine) == ([ids[0]], ids[1:], {})
         refresh_batch(engine, plan.run, config, now)
         finish_batch(engine, plan.run)
         # Feed 1 alone comes through; feed 2 alone dies again, and is quarantined.
         for feed_id in ids[1:]:
-            assert start_batch(engine, [feed_id], PollPolicy(), now).run == [feed_id]
+            assert start_batch(engine, [feed_id], PollPolicy(), now, limit).run == [feed_id]
         refresh_batch(engine, [ids[1]], config, now)
         finish_batch(engine, [ids[1]])
-        assert start_batch(engine, [ids[2]], PollPolicy(), now).quarantine == {ids[2]: 2}
+        assert start_batch(engine, [ids[2]], PollPolicy(), later(), limit).quarantine == {ids[2]: 2}
         assert server.hits["/2.xml"] == 0  # (never fetched: its "deaths" came before)
 
     with session_scope(engine) as s:

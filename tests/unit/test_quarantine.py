@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from brief.feeds.quarantine import LOSSES, Triage, reason, triage
+from brief.feeds import quarantine
+from brief.feeds.quarantine import LOSSES, Triage, reason
 from brief.types import PoisonMarker
 
-AT = datetime(2026, 12, 1, 12, tzinfo=UTC)
+AT = datetime(2026, 12, 1, 12, tzinfo=UTC)  # when the marks were set
+LIMIT = timedelta(minutes=11)  # the batch's hard time limit
+
+
+def triage(markers: Sequence[PoisonMarker], *, alone: bool) -> Triage:
+    """Triage by a task that starts after the marks' tasks were surely dead."""
+    return quarantine.triage(markers, alone=alone, dead_before=AT + timedelta(seconds=1))
+
+
+def test_a_recent_mark_may_be_a_live_tasks_the_feed_waits() -> None:
+    markers = [PoisonMarker(1, AT), PoisonMarker(2, None)]
+    now = AT + LIMIT - timedelta(seconds=1)
+    assert quarantine.triage(markers, alone=False, dead_before=now - LIMIT) == Triage(
+        run=[2], busy=[1]
+    )
+    now = AT + LIMIT + timedelta(seconds=1)  # its task is dead by now: a loss
+    assert quarantine.triage(markers, alone=False, dead_before=now - LIMIT) == Triage(
+        run=[2], alone=[1]
+    )
 
 
 def test_a_fresh_batch_runs_whole() -> None:
