@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     edition_hour: int = Field(6, ge=0, le=23)
     edition_minute: int = Field(0, ge=0, le=59)
     ingest_interval_minutes: int = Field(5, ge=1, le=24 * 60)  # beat tick: feeds due a poll
+    # A batch task is killed after this (its feeds then count as lost: poison feeds), and
+    # a claimed feed is due again after the lease (never shorter than the time limit).
+    ingest_time_limit: int = Field(660, ge=2, le=24 * 3600)
+    ingest_lease_seconds: int = Field(1800, ge=2)
+    # A worker process using more than this is replaced after its task (Celery's
+    # worker_max_memory_per_child); 0: never.
+    worker_max_memory_mb: int = Field(1024, ge=0)
     sections: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
     stories_per_section: int = Field(5, ge=1, le=50)
     name: str = "Daily Brief"
@@ -150,6 +157,11 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(32, ge=1, le=1000)  # fetches at once, per process
     fetch_per_host: int = Field(4, ge=1, le=100)  # fetches at once to one host
     fetch_allow_private: bool = False  # loopback/private/link-local addresses
+    # One feed cannot flood a day: entries stored per feed per fetch (the newest), and
+    # the articles of an edition's window it considers, per feed and in all (the newest).
+    max_items_per_fetch: int = Field(200, ge=1)
+    max_articles_per_feed_window: int = Field(500, ge=1)
+    max_articles_per_window: int = Field(20_000, ge=1)
     poll_min_minutes: int = Field(30, ge=1)
     poll_max_minutes: int = Field(24 * 60, ge=1)
     fulltext: bool = True  # fetch the article page when a feed gives only a teaser

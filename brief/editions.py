@@ -44,6 +44,9 @@ class EditionPlan:
     zone: ZoneInfo
     edition_minute: int = 0
     total: int | None = None  # stories in the whole edition
+    # The window's articles considered, the newest: per feed, and in all.
+    max_articles: int | None = None
+    max_per_feed: int | None = None
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.zone).date()
@@ -78,7 +81,9 @@ def draft_edition(
     """The window of `day`'s edition and the stories chosen for it, not yet summarized."""
     _check_day(day)
     window = edition_window(plan.window_end(day, now))
-    articles = store.articles_in_window(session, *window)
+    articles = store.articles_in_window(
+        session, *window, limit=plan.max_articles, per_feed=plan.max_per_feed
+    )
     drafts = group_stories(articles, window=window, sections=plan.sections)
     return window, select_drafts(drafts, per_section=plan.per_section, total=plan.total)
 

@@ -96,6 +96,12 @@ class Feed(Base):
     disabled_at: Mapped[datetime | None]  # 410 Gone, or the operator: not polled any more
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     weight: Mapped[float] = mapped_column(Float, default=1.0)  # importance in ranking
+    # Poison feeds (brief.feeds.quarantine): set while a task fetches and parses the feed;
+    # still set at the next pick-up means the process died with it (lost_count in a row).
+    fetch_started_at: Mapped[datetime | None]
+    lost_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    quarantined_at: Mapped[datetime | None]  # lost twice: polled later, alone
+    quarantine_reason: Mapped[str | None] = mapped_column(Text)
 
     articles: Mapped[list[Article]] = relationship(
         back_populates="feed", cascade="all, delete-orphan", passive_deletes=True

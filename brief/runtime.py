@@ -159,6 +159,8 @@ def edition_plan(settings: Settings) -> EditionPlan:
         edition_minute=settings.edition_minute,
         total=settings.stories_total,
         zone=settings.zone,
+        max_articles=settings.max_articles_per_window,
+        max_per_feed=settings.max_articles_per_feed_window,
     )
 
 
@@ -186,6 +188,7 @@ def ingest_config(settings: Settings) -> IngestConfig:
             max_minutes=max(settings.poll_min_minutes, settings.poll_max_minutes),
         ),
         fulltext=settings.fulltext,
+        max_items=settings.max_items_per_fetch,
     )
 
 

@@ -410,6 +410,28 @@ class FeedForUpdate:
 
 
 @dataclass(frozen=True)
+class PoisonMarker:
+    """A feed's poison-feed columns, as a batch task finds them (brief.feeds.quarantine)."""
+
+    feed_id: int
+    started_at: datetime | None  # in flight since: set means the last run died with it
+    lost: int = 0  # deaths in a row before this one
+    quarantined: bool = False
+
+
+@dataclass(frozen=True)
+class FeedQuarantine:
+    """A poison feed set aside (brief.feeds.quarantine): polled again later, alone."""
+
+    feed_id: int
+    at: datetime
+    reason: str
+    lost_count: int
+    error_count: int
+    next_poll_at: datetime
+
+
+@dataclass(frozen=True)
 class FeedContent:
     """What a fetched feed body (a 200) says about the feed itself."""
 

@@ -51,6 +51,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # A process that grew past this (a huge feed parsed) is replaced after its task.
+        "worker_max_memory_per_child": settings.worker_max_memory_mb * 1024 or None,
+        # A batch whose fetch or parse hangs is killed; its feeds then count as lost
+        # (brief.feeds.quarantine), and are claimed again after the lease.
+        "task_annotations": {
+            "brief.refresh_feed_batch": {
+                "time_limit": settings.ingest_time_limit,
+                "soft_time_limit": max(1, settings.ingest_time_limit * 9 // 10),
+            }
+        },
         "result_expires": timedelta(days=1),
         "broker_connection_retry_on_startup": True,
         "beat_scheduler": "tasks.app:Scheduler",

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 def daily_edition(day: str | None = None) -> None:
     """Refresh every feed (in parallel, on any worker), then build and send the edition."""
     with session_scope(engine()) as session:
-        ids = store.feed_ids(session)
+        ids = store.feed_ids(session, include_quarantined=False)
     day = day or edition_plan(settings()).today(utcnow()).isoformat()
     body = build_and_send.si(day)
     if ids:

@@ -36,6 +36,8 @@ def _feed_json(feed: Feed, at: datetime) -> dict[str, Any]:
         "last_new_article_at": feed.last_new_article_at,
         "disabled_at": feed.disabled_at,
         "disabled_reason": feed.disabled_reason,
+        "quarantined_at": feed.quarantined_at,
+        "quarantine_reason": feed.quarantine_reason,
     }
 
 
@@ -54,6 +56,8 @@ def _failing_for_days(feed: Feed, at: datetime) -> bool:
 def _health(feed: Feed, at: datetime) -> str:
     if feed.disabled_at is not None:
         return f"DISABLED since {ago(feed.disabled_at)}: {feed.disabled_reason or 'by hand'}"
+    if feed.quarantined_at is not None:
+        return f"QUARANTINED since {ago(feed.quarantined_at)}: {feed.quarantine_reason}"
     if not feed.error_count:
         return "ok"
     days = ""

@@ -15,9 +15,9 @@ once: the first copy wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Generic, Protocol, TypeVar
 
@@ -32,6 +32,23 @@ from brief.types import (
     ArticleUpdate,
     ParsedArticle,
 )
+
+
+def newest(articles: Sequence[ParsedArticle], limit: int) -> tuple[ParsedArticle, ...]:
+    """The ``limit`` newest entries, in the feed's order: one fetch cannot flood a day.
+
+    An undated entry counts as newest (it is stamped with the time it is first seen).
+    """
+    if len(articles) <= limit:
+        return tuple(articles)
+    undated = datetime.max.replace(tzinfo=UTC)
+    by_age = sorted(
+        range(len(articles)),
+        key=lambda i: articles[i].published_at or undated,
+        reverse=True,  # stable: equal dates keep the feed's order
+    )
+    return tuple(articles[i] for i in sorted(by_age[:limit]))
+
 
 # The same title from the same feed within this window is the same article.
 TITLE_WINDOW = timedelta(days=3)

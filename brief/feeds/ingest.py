@@ -28,19 +28,19 @@ import multiprocessing
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
 import httpx
 from sqlalchemy import Engine
 
 from brief import store
-from brief.db import make_engine, session_factory
+from brief.db import make_engine, session_factory, session_scope
 from brief.errors import FeedError
-from brief.feeds import schedule
+from brief.feeds import quarantine, schedule
 from brief.feeds.fetch import FetchConfig, Limiter, fetch_feed, fetch_page, make_client
 from brief.feeds.writer import IngestResult, SessionFactory, Writer
-from brief.types import FetchResult, RefreshStatus
+from brief.types import FeedQuarantine, FetchResult, RefreshStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class IngestConfig:
     fulltext_per_feed: int = 10  # article pages fetched per feed per poll, at most
     fulltext_concurrency: int = 8  # article pages fetched at once, per batch
     fulltext_max_bytes: int = 5 * 1024 * 1024
+    max_items: int | None = 200  # entries stored per feed per fetch, the newest
 
 
 # -- running batches -------------------------------------------------------
@@ -133,6 +134,51 @@ def _batch_in_child(
         engine.dispose()
 
 
+def start_batch(
+    engine: Engine,
+    feed_ids: Sequence[int],
+    poll: schedule.PollPolicy,
+    now: datetime,
+    time_limit: timedelta,
+) -> quarantine.Triage:
+    """Before a queued batch is fetched: set aside its poison feeds, mark the rest in flight.
+
+    Committed before any fetch, so that if this process dies the next task to pick
+    these feeds up knows which were in flight (brief.feeds.quarantine decides).
+    """
+    with session_scope(engine) as session:
+        found = store.fetch_markers(session, feed_ids)
+        markers = [m for m, _ in found]
+        plan = quarantine.triage(markers, alone=len(found) == 1, dead_before=now - time_limit)
+        lost = {m.feed_id: m.lost + (m.started_at is not None) for m, _ in found}
+        store.set_in_flight(session, {i: lost[i] for i in plan.alone}, None)
+        for marker, errors in found:
+            losses = plan.quarantine.get(marker.feed_id)
+            if losses is None:
+                continue
+            why = quarantine.reason(losses)
+            log.warning("feed %s quarantined: %s", marker.feed_id, why)
+            store.quarantine_feed(
+                session,
+                FeedQuarantine(
+                    feed_id=marker.feed_id,
+                    at=now,
+                    reason=why,
+                    lost_count=losses,
+                    error_count=errors + 1,
+                    next_poll_at=schedule.after_error(now, poll, errors + 1).next_poll_at,
+                ),
+            )
+        store.set_in_flight(session, {i: lost[i] for i in plan.run}, now)
+    return plan
+
+
+def finish_batch(engine: Engine, feed_ids: Sequence[int]) -> None:
+    """The batch's process lived to the end: none of its feeds is in flight any more."""
+    with session_scope(engine) as session:
+        store.clear_in_flight(session, feed_ids)
+
+
 def refresh_batch(
     engine: Engine, feed_ids: Sequence[int], config: IngestConfig, now: datetime
 ) -> list[IngestResult]:
@@ -155,7 +201,14 @@ async def ingest_batch(
     waiting = asyncio.Semaphore(2 * fetch.concurrency)  # fetched, not yet stored
     extract = _fulltext_module() if config.fulltext else None
     is_teaser = extract.is_teaser if extract is not None else None
-    writer = Writer(factory, config.poll, now, asyncio.get_running_loop(), is_teaser=is_teaser)
+    writer = Writer(
+        factory,
+        config.poll,
+        now,
+        asyncio.get_running_loop(),
+        is_teaser=is_teaser,
+        max_items=config.max_items,
+    )
 
     async def one(client: httpx.AsyncClient, feed_id: int) -> IngestResult:
         feed = feeds.get(feed_id)

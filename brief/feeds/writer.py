@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -102,9 +102,11 @@ class Writer:
         loop: asyncio.AbstractEventLoop,
         *,
         is_teaser: IsTeaser | None = None,
+        max_items: int | None = None,
     ) -> None:
         self.factory, self.poll, self.now, self.loop = factory, poll, now, loop
         self.is_teaser = is_teaser
+        self.max_items = max_items  # entries stored per fetch, the newest
         self._queue: queue.SimpleQueue[_Job | Callable[[], Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="brief-store", daemon=True)
 
@@ -200,7 +202,16 @@ class Writer:
         if outcome.not_modified:
             return
         try:
-            job.parsed = _parse(outcome.url, outcome.content or b"", outcome.headers)
+            parsed = _parse(outcome.url, outcome.content or b"", outcome.headers)
+            if self.max_items is not None and len(parsed.articles) > self.max_items:
+                log.warning(
+                    "feed %s lists %d entries: the newest %d kept",
+                    job.feed.id,
+                    len(parsed.articles),
+                    self.max_items,
+                )
+                parsed = replace(parsed, articles=dedup.newest(parsed.articles, self.max_items))
+            job.parsed = parsed
         except FeedError as exc:
             job.outcome, job.status = exc, outcome.status
 

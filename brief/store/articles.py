@@ -95,13 +95,27 @@ def set_full_text(session: Session, article_id: int, text: str) -> None:
     session.execute(update(Article).where(Article.id == article_id).values(full_text=text))
 
 
-def articles_in_window(session: Session, start: datetime, end: datetime) -> list[ArticleRecord]:
-    rows = session.execute(
-        select(Article, Feed)
-        .join(Feed, Article.feed_id == Feed.id)
-        .where(Article.published_at >= start, Article.published_at < end)
-        .order_by(Article.published_at.desc(), Article.id.desc())
-    )
+def articles_in_window(
+    session: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int | None = None,
+    per_feed: int | None = None,
+) -> list[ArticleRecord]:
+    """The articles published in [start, end), newest first: at most ``per_feed`` of
+    each feed and ``limit`` in all, so that one feed cannot flood an edition."""
+    newest = (Article.published_at.desc(), Article.id.desc())
+    in_window = (Article.published_at >= start, Article.published_at < end)
+    query = select(Article, Feed).join(Feed, Article.feed_id == Feed.id)
+    if per_feed is None:
+        query = query.where(*in_window)
+    else:
+        # Ranked by a window function over the index's columns: only the kept rows are read.
+        rank = func.row_number().over(partition_by=Article.feed_id, order_by=newest)
+        ranked = select(Article.id, rank.label("rank")).where(*in_window).subquery()
+        query = query.join(ranked, ranked.c.id == Article.id).where(ranked.c.rank <= per_feed)
+    rows = session.execute(query.order_by(*newest).limit(limit))
     return [
         ArticleRecord(
             id=article.id,

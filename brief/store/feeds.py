@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from brief.errors import InputError, NotFoundError
 from brief.models import Feed
-from brief.types import FeedFailure, FeedForUpdate, FeedUpdate
+from brief.types import FeedFailure, FeedForUpdate, FeedQuarantine, FeedUpdate
+from brief.types import PoisonMarker as Marker
 
 
 def check_feed_url(url: str) -> str:
@@ -65,10 +66,14 @@ def list_feeds(session: Session) -> list[Feed]:
     return list(session.scalars(select(Feed).order_by(Feed.section, Feed.id)))
 
 
-def feed_ids(session: Session, *, include_disabled: bool = False) -> list[int]:
+def feed_ids(
+    session: Session, *, include_disabled: bool = False, include_quarantined: bool = True
+) -> list[int]:
     query = select(Feed.id).order_by(Feed.id)
     if not include_disabled:
         query = query.where(Feed.disabled_at.is_(None))
+    if not include_quarantined:  # poison feeds wait for their back-off (brief.feeds.quarantine)
+        query = query.where(Feed.quarantined_at.is_(None))
     return list(session.scalars(query))
 
 
@@ -115,9 +120,19 @@ def feeds_for_update(session: Session, ids: Iterable[int]) -> dict[int, FeedForU
     return {row.id: FeedForUpdate(*row) for row in rows}
 
 
+# A feed whose outcome is recorded was not lost: its poison-feed marks are cleared.
+_LANDED: dict[str, Any] = {
+    "fetch_started_at": None,
+    "lost_count": 0,
+    "quarantined_at": None,
+    "quarantine_reason": None,
+}
+
+
 def record_fetch(session: Session, fetched: FeedUpdate) -> None:
     """Record a successful fetch: errors reset, validators and hints of a 200 kept."""
     values: dict[str, Any] = {
+        **_LANDED,
         "last_fetched_at": fetched.fetched_at,
         "last_status": fetched.status,
         "last_success_at": fetched.fetched_at,
@@ -146,6 +161,7 @@ def record_fetch(session: Session, fetched: FeedUpdate) -> None:
 def record_failure(session: Session, failure: FeedFailure) -> None:
     """Record a failed fetch; a disabled feed keeps its interval but has no next poll."""
     values: dict[str, Any] = {
+        **_LANDED,
         "error_count": failure.error_count,
         "last_error": failure.error,
         "last_fetched_at": failure.fetched_at,
@@ -157,6 +173,58 @@ def record_failure(session: Session, failure: FeedFailure) -> None:
     if failure.poll_interval_minutes is not None:
         values["poll_interval_minutes"] = failure.poll_interval_minutes
     session.execute(update(Feed).where(Feed.id == failure.feed_id).values(**values))
+
+
+def fetch_markers(session: Session, ids: Iterable[int]) -> list[tuple[Marker, int]]:
+    """The poison-feed marks of the feeds in ``ids``, with each one's ``error_count``."""
+    rows = session.execute(
+        select(
+            Feed.id, Feed.fetch_started_at, Feed.lost_count, Feed.quarantined_at, Feed.error_count
+        )
+        .where(Feed.id.in_(list(ids)))
+        .order_by(Feed.id)
+    ).all()
+    return [
+        (Marker(row.id, row.fetch_started_at, row.lost_count or 0, row.quarantined_at is not None),
+         row.error_count or 0)
+        for row in rows
+    ]  # fmt: skip
+
+
+def set_in_flight(session: Session, lost: dict[int, int], started_at: datetime | None) -> None:
+    """Each feed's ``lost_count``, and in flight since ``started_at`` (None: not in flight)."""
+    for feed_id, count in lost.items():
+        session.execute(
+            update(Feed)
+            .where(Feed.id == feed_id)
+            .values(fetch_started_at=started_at, lost_count=count)
+        )
+
+
+def quarantine_feed(session: Session, q: FeedQuarantine) -> None:
+    """Not fetched now: polled again at ``q.next_poll_at``, alone."""
+    session.execute(
+        update(Feed)
+        .where(Feed.id == q.feed_id)
+        .values(
+            fetch_started_at=None,
+            lost_count=q.lost_count,
+            quarantined_at=q.at,
+            quarantine_reason=q.reason,
+            error_count=q.error_count,
+            last_error=q.reason,
+            next_poll_at=q.next_poll_at,
+        )
+    )
+
+
+def clear_in_flight(session: Session, ids: Iterable[int]) -> None:
+    """The feeds of a batch that ended (its process lived) are not in flight any more."""
+    session.execute(
+        update(Feed)
+        .where(Feed.id.in_(list(ids)), Feed.fetch_started_at.is_not(None))
+        .values(fetch_started_at=None, lost_count=0)
+    )
 
 
 def feed_counts(session: Session) -> tuple[int, int]:

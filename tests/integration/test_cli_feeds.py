@@ -110,3 +110,27 @@ def test_feeds_add_fetches_the_url_once_and_says_why_it_refuses(tmp_path: Path) 
         assert unchecked.returncode == 0 and server.hits["/missing.xml"] == 1
     urls = {f["url"] for f in json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)}
     assert urls == {good, missing}
+
+
+def test_a_quarantined_feed_is_listed_with_its_reason(tmp_path: Path) -> None:
+    from brief.feeds.ingest import start_batch
+    from brief.feeds.schedule import PollPolicy
+
+    url = "https://poison.example/feed.xml"
+    assert brief(tmp_path, "feeds", "add", url, "--no-check").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'brief.sqlite'}")
+    limit = timedelta(minutes=11)
+    # Two one-feed runs that died with it in flight (nothing after their start), then a
+    # third, each after the last one's time limit.
+    for n in range(3):
+        plan = start_batch(engine, [1], PollPolicy(), datetime.now(UTC) + n * 2 * limit, limit)
+    engine.dispose()
+    assert plan.quarantine == {1: 2}
+
+    [row] = json.loads(brief(tmp_path, "feeds", "list", "--json").stdout)
+    assert (
+        row["quarantined_at"]
+        and "killed or timed out the worker 2 times" in (row["quarantine_reason"])
+    )
+    text = brief(tmp_path, "feeds", "list").stdout
+    assert "QUARANTINED since" in text and "worker 2 times in a row" in text

@@ -175,3 +175,20 @@ def test_content_hash_follows_what_readers_see() -> None:
     assert entry(summary="Other.").content_hash != base.content_hash
     assert entry(title=TITLE + "!").content_hash != base.content_hash
     assert entry(updated=NOW).content_hash == base.content_hash  # a date alone is no edit
+
+
+def test_newest_keeps_the_newest_entries_in_the_feeds_order() -> None:
+    from brief.feeds.dedup import newest
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    old, new, mid = (
+        ParsedArticle(guid=g, title=g, published_at=at - timedelta(hours=h))
+        for g, h in (("old", 9), ("new", 1), ("mid", 5))
+    )
+    undated = ParsedArticle(guid="undated", title="undated")  # stamped now: the newest
+    assert newest([old, new, mid], 2) == (new, mid)
+    assert newest([old, undated, new, mid], 2) == (undated, new)
+    assert newest([old, new], 5) == (old, new)
+    # Equal dates keep the feed's order.
+    same = [ParsedArticle(guid=str(i), title=str(i), published_at=at) for i in range(4)]
+    assert newest(same, 2) == tuple(same[:2])
