@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import resource
 import sys
 import tempfile
 import time
@@ -27,6 +26,16 @@ from typing import Any
 MB = 1024 * 1024
 # Run as a script, bench/ is first on the path, and bench/dkim.py would hide dkimpy.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+
+
+def peak_rss() -> int:
+    """Bytes: this process's resident high-water mark (VmHWM); not ``ru_maxrss``, which
+    Linux carries across exec from the process that spawned us."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def flood(site: str, count: int, now: datetime) -> bytes:
@@ -73,7 +82,7 @@ def _ingest(db: str, tmp: str, urls: list[str], out: Any) -> None:
     seconds = time.perf_counter() - started
     with session_scope(engine) as session:
         stored = session.scalar(select(func.count()).select_from(Article))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     out.put(("ingest", seconds, peak, f"{stored} articles stored"))
 
 
@@ -93,7 +102,7 @@ def _edition(db: str, tmp: str, out: Any) -> None:
         )
         stories = len(edition.stories or [])
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     out.put(("edition", seconds, peak, f"{stories} stories"))
 
 

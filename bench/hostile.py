@@ -37,6 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 MB = 1024 * 1024
 
 
+def peak_rss() -> int:
+    """Bytes: this process's resident high-water mark (VmHWM); not ``ru_maxrss``, which
+    Linux carries across exec from the process that spawned us."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -137,14 +147,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _child(url: str, out: Any) -> None:
     import asyncio
-    import resource
 
     from brief.errors import FeedError
     from brief.feeds.fetch import FetchConfig, fetch_feed, make_client
     from brief.feeds.parse import parse_feed
 
     config = FetchConfig(user_agent="brief-bench", allow_networks=("127.0.0.1/32",))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = peak_rss()
 
     async def fetch() -> bytes | None:
         async with make_client(config) as client:
@@ -159,7 +168,7 @@ def _child(url: str, out: Any) -> None:
     except FeedError as exc:
         outcome = f"refused: {exc.message}"
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_rss()
     out.put((outcome, elapsed, before, peak))
 
 

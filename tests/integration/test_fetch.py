@@ -20,6 +20,7 @@ from brief.feeds.fetch import FetchConfig, Limiter, fetch_feed, make_client, par
 from brief.feeds.netguard import StaticResolver
 from brief.types import FetchResult
 from tests.feedserver import FeedServer
+from tests.memory import peak_rss
 from tests.wait import wait_until
 
 T = TypeVar("T")
@@ -264,14 +265,12 @@ def _stacked_bomb(decoded: int) -> bytes:
 
 
 def _fetch_in_child(url: str, queue: Any) -> None:
-    import resource
-
     try:
         get(url, max_bytes=10 * MB)
         outcome = "fetched"
     except FeedParseError as exc:
         outcome = exc.message
-    queue.put((outcome, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+    queue.put((outcome, peak_rss()))
 
 
 def _peak_of_fetch(url: str) -> tuple[str, int]:

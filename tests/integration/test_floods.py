@@ -10,7 +10,6 @@ stay bounded (measured in a child process).
 from __future__ import annotations
 
 import multiprocessing
-import resource
 import time
 import traceback
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from tests.factories import CTX, add_feed_with_articles
 from tests.feedserver import FeedServer
 from tests.floods import rss
 from tests.integration.test_ingest import CONFIG, add_feed
+from tests.memory import peak_rss
 
 MB = 1024 * 1024
 
@@ -88,7 +88,7 @@ def _build(url: str) -> tuple[float, int, set[str]]:
         sources = {src["name"] for story in edition.stories for src in story["sources"]}
     seconds = time.perf_counter() - started
     engine.dispose()
-    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, sources
+    return seconds, peak_rss(), sources
 
 
 @pytest.mark.slow
