@@ -6,10 +6,12 @@ it sends by task name through a Celery client built from its own Settings.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any, Protocol
 
 from celery import Celery
 from kombu.exceptions import OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from brief.config import Settings, hide_password
 from brief.errors import BrokerError
@@ -39,7 +41,22 @@ class CeleryQueue:
         )
 
     def send(self, name: str, *args: Any) -> str:
-        return str(self._app.send_task(name, args=list(args)).id)
+        try:
+            return str(self._app.send_task(name, args=list(args)).id)
+        except IntegrityError:
+            # The embedded broker: another process created the queue's row first
+            # (see declare_queues); this time it is found.
+            return str(self._app.send_task(name, args=list(args)).id)
+
+    def declare_queues(self) -> None:
+        """Create the broker's default queue now, before processes race to.
+
+        kombu's SQLAlchemy transport (the embedded broker) creates a queue's row on
+        first use; when two processes do so at once, the loser fails with an
+        IntegrityError. Declaring it once, before a worker starts, ends the race.
+        Harmless on Redis.
+        """
+        declare_queues(self._app)
 
     def ping(self) -> None:
         """Raise BrokerError, naming BRIEF_BROKER_URL, when the broker does not answer."""
@@ -55,3 +72,12 @@ def broker_unreachable(url: str, exc: Exception) -> BrokerError:
     return BrokerError(
         f"cannot reach the broker at {hide_password(url)} (BRIEF_BROKER_URL): {reason}"
     )
+
+
+def declare_queues(app: Celery) -> None:
+    """Declare `app`'s default queue on its broker; once is enough (see CeleryQueue)."""
+    with app.connection_for_write() as conn:
+        queue = app.amqp.queues[app.conf.task_default_queue]
+        # IntegrityError: another process declared it meanwhile; it is there.
+        with suppress(IntegrityError):
+            queue(conn.default_channel).declare()

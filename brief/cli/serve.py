@@ -24,11 +24,14 @@ import sys
 import time
 from dataclasses import dataclass
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from brief.cli.common import state
+
+if TYPE_CHECKING:
+    from brief.taskqueue import CeleryQueue
 
 STOP_TIMEOUT = 120.0  # seconds a child may take to stop before it is killed
 
@@ -115,11 +118,13 @@ def _supervise(parts: list[_Child]) -> int:
     previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     code = 0
     try:
+        queue = _queue()
+        queue.declare_queues()  # before the children race to (the embedded broker)
         for part in parts:
             part.start()
         # The feeds that are due now, rather than at the beat's first tick (an interval
         # after start): a new install shows its first edition's stories at once.
-        _queue_refresh()
+        queue.send("brief.refresh_due_feeds")
         while not stopping:
             ended = next((p for p in parts if not p.running()), None)
             if ended is not None:
@@ -137,10 +142,10 @@ def _supervise(parts: list[_Child]) -> int:
     return code
 
 
-def _queue_refresh() -> None:
+def _queue() -> CeleryQueue:
     from brief.taskqueue import CeleryQueue
 
-    CeleryQueue(state.settings).send("brief.refresh_due_feeds")
+    return CeleryQueue(state.settings)
 
 
 def _stop_all(parts: list[_Child]) -> None:

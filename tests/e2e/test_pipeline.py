@@ -28,6 +28,7 @@ from brief import store
 from brief.config import Settings
 from brief.db import make_engine, migrate, session_scope
 from brief.models import Delivery, Feed
+from brief.taskqueue import CeleryQueue
 from tests.feedserver import FeedServer
 from tests.services import require_postgres, require_redis
 from tests.smtpserver import Received, SMTPServer
@@ -198,6 +199,7 @@ def running_stack(
         )
         engine = make_engine(settings.db_url)
         migrate(engine)
+        CeleryQueue(settings).declare_queues()  # as brief serve does: no race on the row
         log = tmp_path / "worker.log"
         command = [
             sys.executable,
