@@ -3,58 +3,16 @@ process on loopback, and a client that makes up a new address for every request.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from brief.web.deps import SUBSCRIBES_PER_IP_PER_HOUR
-from tests.smtpserver import free_port
-from tests.wait import wait_until
+from tests.webproc import brief_web
 
-
-@contextmanager
-def _brief_web(tmp_path: Path, proxies: str) -> Iterator[str]:
-    """`brief web` in its own process, as an operator runs it."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
-    env.update(
-        BRIEF_ENV_FILE="",
-        BRIEF_DATA_DIR=str(tmp_path / "data"),
-        BRIEF_SECRET_KEY="proxy-test-secret",
-        BRIEF_TRUSTED_PROXIES=proxies,
-    )
-    log_path = tmp_path / "web.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "brief.cli", "web", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        assert process.poll() is None, log_path.read_text()
-        try:
-            return httpx.get(f"{base}/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(up, 60, interval=0.2, what="brief web")
-        # It says at once that mail needs a worker, which `brief web` alone is not.
-        assert "sent by a Celery worker" in log_path.read_text()
-        yield base
-    finally:
-        process.terminate()
-        process.wait(30)
+SECRET = "proxy-test-secret"
 
 
 def _accepted(base: str, attempts: int) -> int:
@@ -76,14 +34,17 @@ def _accepted(base: str, attempts: int) -> int:
 
 def test_a_made_up_forwarded_for_does_not_bypass_the_limit(tmp_path: Path) -> None:
     attempts = SUBSCRIBES_PER_IP_PER_HOUR + 10
-    with _brief_web(tmp_path, "") as base:
-        assert _accepted(base, attempts) == SUBSCRIBES_PER_IP_PER_HOUR
+    with brief_web(tmp_path, BRIEF_SECRET_KEY=SECRET, BRIEF_TRUSTED_PROXIES="") as web:
+        # It says at once that mail needs a worker, which `brief web` alone is not.
+        assert "sent by a Celery worker" in web.output()
+        assert _accepted(web.base, attempts) == SUBSCRIBES_PER_IP_PER_HOUR
 
 
 def test_a_trusted_proxy_forwards_the_client_address(tmp_path: Path) -> None:
     attempts = SUBSCRIBES_PER_IP_PER_HOUR + 10
-    with _brief_web(tmp_path, "127.0.0.1") as base:
-        assert _accepted(base, attempts) == attempts  # each a different client
+    with brief_web(tmp_path, BRIEF_SECRET_KEY=SECRET, BRIEF_TRUSTED_PROXIES="127.0.0.1") as web:
+        assert "sent by a Celery worker" in web.output()
+        assert _accepted(web.base, attempts) == attempts  # each a different client
 
 
 def test_a_bad_proxy_setting_names_itself(monkeypatch: pytest.MonkeyPatch) -> None:

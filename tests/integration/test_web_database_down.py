@@ -4,9 +4,6 @@ started while `brief web` runs in its own process."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +15,8 @@ from brief.models import Subscriber
 from brief.tokens import UNSUBSCRIBE, make_token
 from brief.types import SubscriberStatus
 from tests.instances import PostgresInstance
-from tests.smtpserver import free_port
 from tests.wait import wait_until
+from tests.webproc import brief_web
 
 pytestmark = pytest.mark.slow
 SECRET = "db-down-test-secret"
@@ -58,48 +55,23 @@ def test_web_answers_503_while_the_database_is_down(
         token = make_token(SECRET, UNSUBSCRIBE, reader.id)
     engine.dispose()
 
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEF_")}
-    env.update(
-        BRIEF_ENV_FILE="",
-        BRIEF_DATA_DIR=str(tmp_path / "data"),
-        BRIEF_SECRET_KEY=SECRET,
-        BRIEF_ADMIN_TOKEN=ADMIN,
-        BRIEF_DATABASE_URL=postgres.url,
-    )
-    log_path = tmp_path / "web.log"
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        web = subprocess.Popen(
-            [sys.executable, "-m", "brief.cli", "web", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def up() -> bool:
-        assert web.poll() is None, log_path.read_text()
-        try:
-            return httpx.get(f"{base}/healthz").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    try:
-        wait_until(up, 60, interval=0.2, what="brief web")
-        before = _statuses(base, token)
+    settings = {
+        "BRIEF_SECRET_KEY": SECRET,
+        "BRIEF_ADMIN_TOKEN": ADMIN,
+        "BRIEF_DATABASE_URL": postgres.url,
+    }
+    with brief_web(tmp_path, **settings) as web:
+        before = _statuses(web.base, token)
         postgres.stop()
-        down = _statuses(base, token)
+        down = _statuses(web.base, token)
         postgres.start()
         after = wait_until(
-            lambda: (s := _statuses(base, token))["home"][0] == 200 and s,
+            lambda: (s := _statuses(web.base, token))["home"][0] == 200 and s,
             30,
             interval=0.5,
             what="brief web serving again",
         )
-    finally:
-        web.terminate()
-        web.wait(30)
-    log = log_path.read_text(errors="replace")
+    log = web.output()
     assert {k: v[0] for k, v in before.items()} == {"home": 200, "stats": 200, "unsubscribe": 200}
     assert down == {
         "home": (503, "text/html"),
