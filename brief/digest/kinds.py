@@ -2,7 +2,8 @@
 
 Feeds carry more than news: job ads ("We're Hiring: Senior Editor"), house
 notices, sponsored posts ("Featured Advertiser"), event calendars and other
-listings ("Fairfax wellness calendar, Aug. 23-30"), podcast and gallery stubs.
+listings ("Fairfax wellness calendar, Aug. 23-30"), shopping guides ("Best smart
+lock"), podcast and gallery stubs.
 `not_news` names why an entry is not news (the edition leaves it out, `brief
 stories --json` shows the reason); `is_live_blog` spots a live blog, which is
 summarized from its standfirst only.
@@ -61,6 +62,18 @@ _TITLE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # "Best smart lock", "The 7 best laptops for students", "Which MacBook should you
+        # buy?": a shopping guide. "Best Buy shares fall" and "Best Picture" are news.
+        "buying guide",
+        re.compile(
+            r"^(?:the )?(?:\d+ )?best (?!buy\b|sell|picture|actor|actress|director|film|song|"
+            r"album|friends?\b|man\b|woman\b|of\b|and\b|in\b|way\b|chance\b|hope\b|case\b|"
+            r"yet\b|ever\b|year\b|day\b|known\b|team\b|player\b)(?:[\w'’$.-]+ ){0,5}[\w'’$.-]+$|"
+            r"^which [\w' -]{2,40} should you (?:buy|get)\b|\b(?:buying|gift|buyer(?:'|’)?s) "
+            r"guide\b|^(?:the )?best [\w' -]{2,40} deals\b"
+        ),
+    ),
+    (
         "podcast stub",
         re.compile(
             r"^(?:podcast|episode \d+|ep\.? ?\d+)\b|[|:–—-]\s*(?:podcast|episode \d+)\s*$|"
@@ -77,6 +90,7 @@ _PATH_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("sponsored", re.compile(r"^https?://(?:ads?|adserver|ad\.doubleclick)\.", re.I)),
     ("podcast stub", re.compile(r"/(?:podcasts?|audio)/", re.I)),
+    ("buying guide", re.compile(r"/(?:buying-guides?|gift-guides?)/", re.I)),
 )
 # A listing's text: several phone numbers, addresses, prices and "Free." in a row.
 _PHONE = re.compile(r"\b\d{3}[-.]\d{3}[-.]\d{4}\b")

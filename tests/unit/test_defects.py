@@ -129,6 +129,13 @@ def test_a_live_blog_is_read_from_its_standfirst_only() -> None:
         ("Support groups this week", CALENDAR_TEXT, None, "listing"),
         ("Featured Advertiser", "", "http://ads.pheedo.com/click.phdo?s=cc0c", "sponsored"),
         ("Snake school and May in China: Wednesday's top photos", "", None, "listing"),
+        (
+            "Best smart lock",
+            "Keys are yesterday’s tech, your smart home needs a smart lock.",
+            "https://www.techhive.com/article/3212828/connected-home/best-smart-lock.html",
+            "buying guide",
+        ),
+        ("Which MacBook should you buy?", "", None, "buying guide"),
         ("A note to readers", "We are moving our comments to a new system.", None, "house notice"),
         (
             "Episode 212: The big one",
@@ -157,6 +164,9 @@ def test_not_news(title: str, text: str, link: str | None, reason: str) -> None:
         ("Army soldier charged with giving classified info to neo-Nazi group.", ""),
         ("What's on the table in pandemic relief talks.", "Trump and Senate Republicans."),
         ("Job openings soar to record high 9.3 million.", "America is hiring like never before."),
+        ("Best Buy shares fall after weak holiday forecast", "The retailer said on Tuesday."),
+        ("Best friends reunite after 50 years apart", "They met in 1975."),
+        ("The best way to stop a pandemic is testing, WHO says", "The WHO said on Monday."),
     ],
 )
 def test_news_is_news(title: str, text: str) -> None:
@@ -205,14 +215,17 @@ def test_the_edition_leaves_non_news_out_and_says_why() -> None:
                    (_record(3, LIVE_TITLE, LIVE_TEXT, "The Guardian"),)),
         StoryDraft("a4", "politics", 0.5, datetime(2026, 11, 25, tzinfo=UTC),
                    (_record(4, "Best smart lock", "Keys are yesterday’s tech.", "Macworld"),)),
+        StoryDraft("a5", "politics", 0.4, datetime(2026, 11, 25, tzinfo=UTC),
+                   (_record(5, "Apple ships macOS fix", "Apple fixed a root login bug.", "Macworld"),)),
     ]  # fmt: skip
     assert [left_out(d) for d in drafts] == [
         "job ad",
         None,
         "live blog without a standfirst",
+        "buying guide",
         None,
     ]
-    assert [d.key for d in select_drafts(drafts, per_section=2)] == ["a2", "a4"]
+    assert [d.key for d in select_drafts(drafts, per_section=2)] == ["a2", "a5"]
 
 
 # -- repeats and duplicates --------------------------------------------------
