@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from typing import Literal
@@ -58,14 +59,16 @@ def stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def _content_word(word: str) -> str | None:
+    """A lower-cased word's stem, or None for a stop word (cached: a day repeats its words)."""
+    stemmed = stem(word)
+    return stemmed if len(stemmed) > 1 and stemmed not in STOP_WORDS else None
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, stemmed content words of a text."""
-    out: list[str] = []
-    for match in _WORD.finditer(text.lower()):
-        word = stem(match.group())
-        if len(word) > 1 and word not in STOP_WORDS:
-            out.append(word)
-    return out
+    return [w for w in map(_content_word, _WORD.findall(text.lower())) if w is not None]
 
 
 # -- sentences ---------------------------------------------------------------

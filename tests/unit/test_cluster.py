@@ -7,6 +7,8 @@ import pytest
 from scipy.sparse import coo_matrix
 
 from brief.digest.cluster import (
+    DEFAULT_THRESHOLD,
+    PAIR_THRESHOLD,
     Item,
     cluster_articles,
     group_items,
@@ -105,8 +107,44 @@ def test_decay_weakens_a_borderline_match() -> None:
     b_later = Item("Rescuers search rubble in Chile", b_text, time=T0 + timedelta(hours=60))
     similarity = float((vectorize([a, b_near]) @ vectorize([a, b_near]).T)[0, 1])
     threshold = similarity * 0.9  # a borderline match: just above the threshold
-    assert group_items([a, b_near], threshold=threshold) == [[0, 1]]
-    assert group_items([a, b_later], threshold=threshold) == [[0], [1]]
+    assert group_items([a, b_near], threshold=threshold, pair_threshold=threshold) == [[0, 1]]
+    assert group_items([a, b_later], threshold=threshold, pair_threshold=threshold) == [[0], [1]]
+
+
+def test_two_lone_articles_need_a_firmer_match_than_joining_a_story() -> None:
+    # Two outlets' articles that share only a topic ("climate change") stay apart, as
+    # they did in an edition of real feeds; a third outlet's differently worded take on
+    # a story two outlets already tell joins it at the lower threshold.
+    dhs = Item(
+        "Trump DHS pick can't say climate change is man-made",
+        "Kirstjen Nielsen told senators she could not say climate change is man-made.",
+        source="TPM",
+    )
+    bases = Item(
+        "Climate change threatens half of US bases worldwide",
+        "A Pentagon report finds that climate change threatens military bases.",
+        source="Guardian",
+    )
+    pair = [dhs, bases]
+    similarity = float((vectorize(pair) @ vectorize(pair).T)[0, 1])
+    assert DEFAULT_THRESHOLD <= similarity < PAIR_THRESHOLD
+    assert group_items(pair) == [[0], [1]]
+    assert group_items(pair, pair_threshold=DEFAULT_THRESHOLD) == [[0, 1]]
+
+    jobs = [
+        Item("US added 75,000 jobs in May as hiring slowed",
+             "Employers added 75,000 jobs in May, the Labor Department said.", source="NYT"),
+        Item("Job growth slows sharply as payrolls add 75,000 in May",
+             "Payrolls grew by 75,000 in May, the Labor Department said on Friday.", source="WSJ"),
+        Item("Job growth sputters in May, but Wall Street rallies",
+             "Employers added far fewer jobs than expected in May, yet stocks rose on hopes of a "
+             "Fed rate cut.",
+             source="WaPo"),
+    ]  # fmt: skip
+    matrix = vectorize(jobs)
+    close, third = (matrix @ matrix.T).toarray()[0, 1], (matrix @ matrix.T).toarray()[2, :2]
+    assert close >= PAIR_THRESHOLD and DEFAULT_THRESHOLD <= third.mean() < PAIR_THRESHOLD
+    assert group_items(jobs) == [[0, 1, 2]]
 
 
 def test_average_link_does_not_chain() -> None:
