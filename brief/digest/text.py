@@ -14,6 +14,8 @@ import html
 import re
 from typing import Literal
 
+import Stemmer
+
 # -- words -------------------------------------------------------------------
 
 # Function words, and words every news text uses ("said", "new", "mr"), which say
@@ -41,27 +43,22 @@ STOP_WORD_LIST: tuple[str, ...] = (
 STOP_WORDS = frozenset(STOP_WORD_LIST)
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-# Words ending in "s" that are not plurals. "news" above all: cut to "new", a stop
-# word, it would vanish from every text.
-_NOT_PLURALS = frozenset({"news"})
+_STEMMER = Stemmer.Stemmer("english")
 
 
 def stem(word: str) -> str:
-    """A light English stemmer: possessives and plurals only (cheap and safe)."""
+    """A lower-cased word's Snowball (Porter 2) stem, possessive dropped: "slammed" and
+    "slams" -> "slam", "hiring" and "hired" -> "hire"."""
     if word.endswith(("'s", "’s")):
         word = word[:-2]
-    if word in _NOT_PLURALS:
-        return word
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    return str(_STEMMER.stemWord(word.replace("’", "'")))
 
 
 @functools.lru_cache(maxsize=1 << 17)
 def _content_word(word: str) -> str | None:
     """A lower-cased word's stem, or None for a stop word (cached: a day repeats its words)."""
+    if word in STOP_WORDS:  # before stemming too: "during" would become "dure"
+        return None
     stemmed = stem(word)
     return stemmed if len(stemmed) > 1 and stemmed not in STOP_WORDS else None
 
@@ -208,7 +205,7 @@ _NEAR_SYNONYMS = (
     "child children kid kids",
     "big large huge major",
 )
-_SYNONYM = {w[:5]: group.split()[0] for group in _NEAR_SYNONYMS for w in group.split()}
+_SYNONYM = {stem(w)[:5]: group.split()[0] for group in _NEAR_SYNONYMS for w in group.split()}
 
 
 def content_words(text: str) -> set[str]:

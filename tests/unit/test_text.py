@@ -11,9 +11,16 @@ def test_stop_words_are_listed_once() -> None:
     assert len(set(STOP_WORD_LIST)) == len(STOP_WORD_LIST)
 
 
-def test_tokens_drop_stop_words_and_stem_plurals() -> None:
-    assert tokens("The Earthquakes hit Chile's cities") == ["earthquake", "hit", "chile", "city"]
-    assert stem("crisis") == "crisis"
+def test_tokens_drop_stop_words_and_stem() -> None:
+    assert tokens("The Earthquakes hit Chile's cities") == ["earthquak", "hit", "chile", "citi"]
+    # one stem for a word's forms: "slams" and "slammed" are one story's word
+    assert stem("slams") == stem("slammed") == "slam"
+    assert stem("hiring") == stem("hired") == "hire"
+
+
+def test_stop_words_are_dropped_before_stemming() -> None:
+    # Snowball makes "during" "dure" and "only" "onli": no longer stop words as stems.
+    assert tokens("only during the war") == ["war"]
 
 
 def test_news_is_not_the_plural_of_new() -> None:
