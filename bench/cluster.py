@@ -19,16 +19,17 @@ characters, English stop words dropped, sublinear counts, smoothed IDF, L2),
 exact average-link clustering (scipy linkage on all pairwise cosine
 distances) cut at one cosine threshold, swept 0.1-0.5; the best is shown.
 
-brief: title-weighted TF-IDF (stop words, light stemmer, sublinear counts),
-sparse average-link at 0.25 on similarities corrected for hubness (each
-article's mean similarity to its 5 nearest articles of other stories, found by
-a first pass at 0.3, is taken off above 0.25); two articles of one outlet
-count at half their similarity, and two groups that share an outlet merge only
-as near-copies (mean >= 0.4). The threshold trades recall on the day windows
-against stories glued together in an edition of real feeds (see brief/digest/
-cluster.py and bench/README.md) and is reported on the held-out windows; the
-whole pile, far denser than a day, is scored at the same threshold (it did
-best near 0.25). The corpora name no outlet; for NeuS the doc_idx slot (each
+brief: title-weighted TF-IDF (stop words, Snowball stems, sublinear counts),
+sparse average-link on similarities corrected for hubness (each article's
+mean similarity to its 5 nearest articles of other stories, found by a first
+pass at 0.3, is taken off above 0.25); an article joins a story at 0.15,
+while two lone articles start one only at 0.25; two articles of one outlet
+count at half their similarity, and two groups that share an outlet merge
+only as near-copies (mean >= 0.4). The thresholds trade recall on the day
+windows against stories glued together in an edition of real feeds (see
+brief/digest/cluster.py and bench/README.md) and are reported on the held-out
+windows; the whole pile, far denser than a day, is scored at the same
+thresholds. The corpora name no outlet; for NeuS the doc_idx slot (each
 story has one article from each of three outlets) stands for the outlet in the
 runs labelled so, and the runs labelled "outlet unknown" go without it. The
 slot is a stronger signal than a real day's outlets (three of them, one
@@ -64,7 +65,14 @@ from scipy.sparse import csr_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from brief.digest.cluster import DEFAULT_THRESHOLD, Item, group_items, lead_of, vectorize
+from brief.digest.cluster import (
+    DEFAULT_THRESHOLD,
+    PAIR_THRESHOLD,
+    Item,
+    group_items,
+    lead_of,
+    vectorize,
+)
 from brief.digest.text import STOP_WORDS
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "clusters"
@@ -293,6 +301,10 @@ def print_windows(
         print("    (TF-IDF, average-link; brief/digest/cluster.py; no model)")
     else:
         print(f"  aim {aim}: NOT met")
+    print(
+        f"  lone articles pair at {PAIR_THRESHOLD}, an article joins a story at {threshold}"
+        " (brief/digest/cluster.py)"
+    )
     if show_sweep:
         for t in (0.1, 0.125, 0.15, 0.175, 0.2, 0.25):
             for known in (True, False):

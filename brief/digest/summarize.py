@@ -44,6 +44,7 @@ _END = re.compile(r"[.!?…][\"'”’)\]]*$")
 CENTRE_WEIGHT = 0.5
 TITLE_WEIGHT = 0.3
 LEAD_WEIGHT = 0.35
+CENTRE_SENTENCES = 5  # the opening sentences that make up the story's centre
 
 _PRONOUN_START = re.compile(
     r"^(?:He|She|It|They|This|That|These|Those|His|Her|Its|Their|But|And|Also|However|"
@@ -238,7 +239,7 @@ def summarize_story(
     for d in range(len(docs)):
         centroid.update(title_vecs[d])
         for c, vec in zip(candidates, sentence_vecs, strict=True):
-            if c.doc == d and c.position < 5:
+            if c.doc == d and c.position < CENTRE_SENTENCES:
                 centroid.update({w: v / (1 + c.position) for w, v in vec.items()})
     norm = math.sqrt(sum(v * v for v in centroid.values())) or 1.0
     centre: Vector = {w: v / norm for w, v in centroid.items()}

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from scipy.sparse import coo_matrix
+from scipy.sparse import coo_matrix, csr_matrix
 
 from brief.digest.cluster import (
     DEFAULT_THRESHOLD,
@@ -290,3 +290,24 @@ def test_a_story_of_ten_outlets_in_a_crowded_window_stays_one_group() -> None:
     groups = [[a.id for a in g] for g in cluster_articles(articles)]
     assert list(range(len(BIG_STORY))) in groups
     assert all(len(g) == 1 for g in groups if g[0] >= len(BIG_STORY))
+
+
+def test_dense_blocks_find_the_same_pairs_as_sparse_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A day of look-alike articles goes the dense way (partition, not a sort of every
+    # pair); it must keep the very pairs the sparse way keeps, ties broken by column.
+    import brief.digest.cluster as cluster
+
+    rng = np.random.default_rng(3)
+    n = 900
+    x = np.round(rng.random((n, 50)) ** 6, 2)
+    x[x < 0.05] = 0.0
+    x[::7] = x[0]  # exact ties
+    matrix = csr_matrix(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9))
+    times = np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 3e5)
+    monkeypatch.setattr(cluster, "_DENSE_SHARE", 2.0)
+    sparse = cluster.similar_pairs(matrix, times, 0.2)
+    monkeypatch.setattr(cluster, "_DENSE_SHARE", 0.0)
+    dense = cluster.similar_pairs(matrix, times, 0.2)
+    assert sparse.nnz > n * 20
+    assert (sparse.row == dense.row).all() and (sparse.col == dense.col).all()
+    assert np.array_equal(sparse.data, dense.data)
