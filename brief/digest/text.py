@@ -1,6 +1,6 @@
 """Pure: the text toolkit that grouping, summaries, feeds and mail share.
 
-- Words: lower-cased word tokens, a light stemmer, English stop words.
+- Words: lower-cased word tokens, Snowball stems (PyStemmer), English stop words.
 - Sentences: a splitter that keeps abbreviations, initials, decimals and
   quotations whole.
 - Truncation: one cut at a word boundary, with an ellipsis, for subjects,
