@@ -366,9 +366,12 @@ def average_link(
         members[b] = []
         outlets[a] |= outlets[b]
         outlets[b] = set()
+        mine = outlets[a]
         for k, s in neighbours[a].items():
             mean = s / (size[a] * size[k])
-            if mean >= threshold:
+            # A pair that cannot merge at this mean (one outlet on both sides and not an
+            # update) is not queued; a later merge of either side queues it afresh.
+            if mean >= threshold and (mean >= near_copy or mine.isdisjoint(outlets[k])):
                 heapq.heappush(heap, (-mean, min(a, k), max(a, k)))
     return [sorted(m) for i, m in enumerate(members) if alive[i]]
 
