@@ -311,3 +311,32 @@ def test_dense_blocks_find_the_same_pairs_as_sparse_ones(monkeypatch: pytest.Mon
     assert sparse.nnz > n * 20
     assert (sparse.row == dense.row).all() and (sparse.col == dense.col).all()
     assert np.array_equal(sparse.data, dense.data)
+
+
+def test_three_outlets_in_other_words_make_a_story_two_do_not() -> None:
+    # Three outlets' takes on one story (NeuS's "New California" secession bid), each
+    # pair below the lone-pair threshold: together they are one story, while any two of
+    # them alone could be a topic in common, not a story, and stay apart.
+    trio = [
+        Item(
+            "Fed up with taxes, rural Californians plan to leave the state",
+            "Residents of northern California counties say high taxes justify a new state.",
+            source="Fox",
+        ),
+        Item(
+            "These right-wing Californians want to secede",
+            "Conservatives in northern California are pushing a plan to split from the state.",
+            source="Vice",
+        ),
+        Item(
+            "New California? Five times Californians failed to split the state",
+            "Plans to break up California have failed before; a new group is trying again.",
+            source="LAT",
+        ),
+    ]
+    matrix = vectorize(trio)
+    similarity = (matrix @ matrix.T).toarray()[np.triu_indices(3, 1)]
+    assert (similarity >= DEFAULT_THRESHOLD).all() and (similarity < PAIR_THRESHOLD).all()
+    assert group_items(trio) == [[0, 1, 2]]
+    for pair in ([0, 1], [1, 2], [0, 2]):
+        assert group_items([trio[i] for i in pair]) == [[0], [1]]
