@@ -22,8 +22,9 @@ distances) cut at one cosine threshold, swept 0.1-0.5; the best is shown.
 brief: title-weighted TF-IDF (stop words, Snowball stems, sublinear counts),
 sparse average-link on similarities corrected for hubness (each article's
 mean similarity to its 5 nearest articles of other stories, found by a first
-pass at 0.3, is taken off above 0.25); an article joins a story at 0.15,
-while two lone articles start one only at 0.25; two articles of one outlet
+pass at 0.3, is taken off above 0.25); an article joins a story at 0.14,
+while two lone articles start one only at 0.25 or when a third outlet's
+article is close to both (pairs under 0.85 x 0.14 count as 0); two articles of one outlet
 count at half their similarity, and two groups that share an outlet merge
 only as near-copies (mean >= 0.4). The thresholds trade recall on the day
 windows against stories glued together in an edition of real feeds (see
@@ -302,7 +303,8 @@ def print_windows(
     else:
         print(f"  aim {aim}: NOT met")
     print(
-        f"  lone articles pair at {PAIR_THRESHOLD}, an article joins a story at {threshold}"
+        f"  lone articles pair at {PAIR_THRESHOLD} (or with a third outlet), an article"
+        f" joins a story at {threshold}"
         " (brief/digest/cluster.py)"
     )
     if show_sweep:
