@@ -81,11 +81,23 @@ def group_stories(
     """
     kept = [a for a in articles if window is None or window[0] <= a.published_at < window[1]]
     kept.sort(key=lambda a: (a.published_at, a.id))
+    kept = one_copy_per_link(kept)
     if not kept:
         return []
     reference = now or (window[1] if window else max(a.published_at for a in kept))
     groups = _news_apart(cluster_articles(kept, threshold=threshold))
     return rank_groups(groups, now=reference, sections=sections)
+
+
+def one_copy_per_link(articles: Sequence[ArticleRecord]) -> list[ArticleRecord]:
+    """One article per link, in the given order: a site's article that two of its feeds
+    carry (World and Politics) is one article, not two outlets telling a story. The copy
+    from the heaviest feed stays, else the first."""
+    best: dict[str, ArticleRecord] = {}
+    for a in articles:
+        if a.link and (a.link not in best or a.weight > best[a.link].weight):
+            best[a.link] = a
+    return [a for a in articles if not a.link or best[a.link] is a]
 
 
 def _news_apart(groups: Iterable[Sequence[ArticleRecord]]) -> list[Sequence[ArticleRecord]]:

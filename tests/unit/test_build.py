@@ -10,6 +10,7 @@ from brief.digest.build import (
     edition_time,
     edition_window,
     group_stories,
+    one_copy_per_link,
     order_sections,
     select_drafts,
     summarize_draft,
@@ -272,3 +273,19 @@ def test_a_match_report_from_a_world_feed_goes_to_sport() -> None:
         "world": ["#2"],
         "sport": ["Tottenham Hotspur v Manchester United: Premier League"],
     }
+
+
+def test_one_sites_article_in_two_of_its_feeds_is_one_article() -> None:
+    # The Guardian's World and Politics feeds both carry one article: it is one article
+    # of one outlet, not two outlets telling a story (which would make it the top story).
+    text = "The prime minister announced a snap election for December on Tuesday."
+    world = replace(
+        article(1, "world", 2, "Snap election called", text, "The Guardian"),
+        link="https://www.theguardian.com/politics/2026/nov/24/snap-election",
+    )
+    politics = replace(world, id=2, feed_id=99, section="politics", weight=2.0)
+    other = article(3, "world", 1, "Chess champion keeps title", TOPICS[1], "Reuters")
+    assert one_copy_per_link([world, politics, other]) == [politics, other]
+    drafts = group_stories([world, politics, other], window=edition_window(END))
+    assert sorted(len(d.articles) for d in drafts) == [1, 1]
+    assert {a.id for d in drafts for a in d.articles} == {2, 3}
