@@ -308,17 +308,20 @@ def _top_per_row(
 
 def _third_supports(
     neighbours: Sequence[dict[int, float]],
+    size: Sequence[int],
     a: int,
     b: int,
     threshold: float,
     outlets: Sequence[set[int]],
 ) -> bool:
-    """Whether an article of a third outlet is at `threshold` or closer to both lone
-    articles a and b: three outlets telling one story in other words."""
+    """Whether a third outlet's article (or story, by its mean) is at `threshold` or
+    closer to both lone articles a and b: three outlets telling one story in other words."""
     near, far = sorted((neighbours[a], neighbours[b]), key=len)
     both = outlets[a] | outlets[b]
     return any(
-        s >= threshold and far.get(k, 0.0) >= threshold and outlets[k].isdisjoint(both)
+        s >= threshold * size[k]
+        and far.get(k, 0.0) >= threshold * size[k]
+        and outlets[k].isdisjoint(both)
         for k, s in near.items()
     )
 
@@ -373,7 +376,7 @@ def average_link(
             -negative < pair_threshold
             and size[a] == 1
             and size[b] == 1
-            and not _third_supports(neighbours, a, b, threshold, outlets)
+            and not _third_supports(neighbours, size, a, b, threshold, outlets)
         ):
             continue  # two lone articles need a firmer match, or a third outlet's word
         if len(neighbours[a]) < len(neighbours[b]):
