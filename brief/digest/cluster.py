@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +75,7 @@ MAX_GAP = timedelta(hours=72)
 _BLOCK = 512  # rows per block of the similarity product
 # A block where more than this share of pairs reach the threshold is done dense.
 _DENSE_SHARE = 0.3
+_SAMPLE_ROWS = 16  # the rows of a block that decide whether it is done dense
 _DENSE_CELLS = 1 << 21  # pairs per dense slice (16 MB of float64)
 # Pairs below FLOOR x threshold count as 0 in average-link: fewer pairs to merge (faster),
 # and a join needs support from most of a story's articles (0.5: recall +0.005 held-out,
@@ -174,23 +176,18 @@ def similar_pairs(
     """The upper-triangle pairs whose cosine similarity, times the date decay, reaches
     `threshold` (each row keeps its MAX_NEIGHBOURS strongest)."""
     n = matrix.shape[0]
+    matrix = matrix.copy()
+    matrix.sort_indices()  # the dense way then adds terms in the sparse way's order
     transposed = matrix.T.tocsc()
     rows: list[npt.NDArray[np.int64]] = []
     cols: list[npt.NDArray[np.int64]] = []
     vals: list[npt.NDArray[np.float64]] = []
     for start in range(0, n, _BLOCK):
-        product = matrix[start : start + _BLOCK] @ transposed
-        block = product.tocoo()
-        r = block.row.astype(np.int64) + start
-        c = block.col.astype(np.int64)
-        keep = (c > r) & (block.data >= threshold)
-        if np.count_nonzero(keep) > _DENSE_SHARE * product.shape[0] * (n - start):
-            r, c, v = _dense_block_pairs(product, start, times, threshold, **decay)
+        block = matrix[start : start + _BLOCK]
+        if _looks_dense(block[:_SAMPLE_ROWS] @ transposed, start, threshold):
+            r, c, v = _dense_block_pairs(matrix, block, start, times, threshold, **decay)
         else:
-            r, c, v = r[keep], c[keep], block.data[keep]
-            v = v * time_factor(times[r] - times[c], **decay)
-            keep = v >= threshold
-            r, c, v = _top_per_row(r[keep], c[keep], v[keep], MAX_NEIGHBOURS)
+            r, c, v = _sparse_block_pairs(block @ transposed, start, times, threshold, **decay)
         rows.append(r)
         cols.append(c)
         vals.append(v)
@@ -206,25 +203,58 @@ def similar_pairs(
     )
 
 
-def _dense_block_pairs(
+def _looks_dense(sample: csr_matrix, start: int, threshold: float) -> bool:
+    """Whether a block's first rows pair with most later rows (look-alike articles)."""
+    pairs = sample.tocoo()
+    above = (pairs.col > pairs.row + start) & (pairs.data >= threshold)
+    room = sample.shape[0] * (sample.shape[1] - start)
+    return bool(np.count_nonzero(above) > _DENSE_SHARE * room)
+
+
+def _sparse_block_pairs(
     product: csr_matrix,
     start: int,
     times: npt.NDArray[np.float64],
     threshold: float,
     **decay: timedelta,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """`similar_pairs` of a block of rows, from its sparse product with every row."""
+    block = product.tocoo()
+    r = block.row.astype(np.int64) + start
+    c = block.col.astype(np.int64)
+    keep = (c > r) & (block.data >= threshold)
+    r, c, v = r[keep], c[keep], block.data[keep]
+    v = v * time_factor(times[r] - times[c], **decay)
+    keep = v >= threshold
+    return _top_per_row(r[keep], c[keep], v[keep], MAX_NEIGHBOURS)
+
+
+def _dense_block_pairs(
+    matrix: csr_matrix,
+    block: csr_matrix,
+    start: int,
+    times: npt.NDArray[np.float64],
+    threshold: float,
+    **decay: timedelta,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """`similar_pairs` of a block of rows where most pairs are similar (a day of look-alike
-    articles): each row's strongest found by partition, not by sorting all its pairs;
-    the same pairs, ties by column. Rows go a few at a time to bound memory."""
-    n = product.shape[1]
+    articles): the product taken dense over the block's own terms (a sparse product that
+    fills up costs several times more), each row's strongest found by partition, not by
+    sorting all its pairs; the same pairs, ties by column. Rows go a few at a time to
+    bound memory."""
+    n = matrix.shape[0]
     k = MAX_NEIGHBOURS
+    terms = np.unique(block.indices)
+    others = matrix[:, terms]
+    others.sort_indices()
     step = max(16, _DENSE_CELLS // n)
     out: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
-    for first in range(0, product.shape[0], step):
-        dense = product[first : first + step].toarray()
+    for first in range(0, block.shape[0], step):
+        mine = block[first : first + step][:, terms].toarray()
+        dense = np.ascontiguousarray((others @ mine.T).T)
         row = np.arange(start + first, start + first + dense.shape[0])
         dense[np.arange(n)[None, :] <= row[:, None]] = 0.0  # each pair once: column > row
-        dense *= time_factor(times[row][:, None] - times[None, :], **decay)
+        _decay_in_place(dense, times[row], times, **decay)
         dense[dense < threshold] = 0.0
         if n > k:
             kth = -np.partition(-dense, k - 1, axis=1)[:, k - 1 : k]
@@ -240,6 +270,24 @@ def _dense_block_pairs(
     c = np.concatenate([o[1] for o in out])
     v = np.concatenate([o[2] for o in out])
     return _top_per_row(r, c, v, k)  # in the sparse path's order
+
+
+def _decay_in_place(
+    dense: npt.NDArray[np.float64],
+    row_times: npt.NDArray[np.float64],
+    times: npt.NDArray[np.float64],
+    **decay: timedelta,
+) -> None:
+    """`dense *= time_factor(row_times[:, None] - times[None, :])`, skipped when no two
+    of these articles are more than the grace apart (the factor is then 1 throughout)."""
+    known = times[~np.isnan(times)]
+    mine = row_times[~np.isnan(row_times)]
+    if not len(known) or not len(mine):
+        return
+    grace = decay.get("grace", GRACE).total_seconds()
+    if max(mine.max() - known.min(), known.max() - mine.min()) <= grace:
+        return
+    dense *= time_factor(row_times[:, None] - times[None, :], **decay)
 
 
 def same_source_penalty(
@@ -326,6 +374,15 @@ def _third_supports(
     )
 
 
+def _neighbour_sums(n: int, pairs: coo_matrix) -> list[dict[int, float]]:
+    """Each article's similarity to each of its neighbours (both ways, no self-pairs)."""
+    off = pairs.row != pairs.col
+    one_way = coo_matrix((pairs.data[off], (pairs.row[off], pairs.col[off])), shape=(n, n))
+    rows = (one_way + one_way.T).tocsr()  # duplicates summed, as pairs add up
+    index, value, start = rows.indices.tolist(), rows.data.tolist(), rows.indptr.tolist()
+    return [dict(zip(index[a:b], value[a:b], strict=True)) for a, b in pairwise(start)]
+
+
 def average_link(
     n: int,
     pairs: coo_matrix,
@@ -349,11 +406,7 @@ def average_link(
     third outlet is at `threshold` to both; a group of two or more takes in another at
     `threshold`.
     """
-    neighbours: list[dict[int, float]] = [{} for _ in range(n)]
-    for r, c, v in zip(pairs.row.tolist(), pairs.col.tolist(), pairs.data.tolist(), strict=True):
-        if r != c:
-            neighbours[r][c] = neighbours[r].get(c, 0.0) + v
-            neighbours[c][r] = neighbours[c].get(r, 0.0) + v
+    neighbours = _neighbour_sums(n, pairs)
     size = [1] * n
     members: list[list[int]] = [[i] for i in range(n)]
     alive = [True] * n
