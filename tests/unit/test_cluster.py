@@ -292,9 +292,13 @@ def test_a_story_of_ten_outlets_in_a_crowded_window_stays_one_group() -> None:
     assert all(len(g) == 1 for g in groups if g[0] >= len(BIG_STORY))
 
 
-def test_dense_blocks_find_the_same_pairs_as_sparse_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A day of look-alike articles goes the dense way (partition, not a sort of every
-    # pair); it must keep the very pairs the sparse way keeps, ties broken by column.
+@pytest.mark.parametrize("span", [3e5, 3e3], ids=["decayed", "within-grace"])
+def test_dense_blocks_find_the_same_pairs_as_sparse_ones(
+    monkeypatch: pytest.MonkeyPatch, span: float
+) -> None:
+    # A day of look-alike articles goes the dense way (a dense product, partition, not a
+    # sort of every pair); it must keep the very pairs and similarities the sparse way
+    # keeps, ties broken by column, whether or not the dates decay anything.
     import brief.digest.cluster as cluster
 
     rng = np.random.default_rng(3)
@@ -303,7 +307,7 @@ def test_dense_blocks_find_the_same_pairs_as_sparse_ones(monkeypatch: pytest.Mon
     x[x < 0.05] = 0.0
     x[::7] = x[0]  # exact ties
     matrix = csr_matrix(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9))
-    times = np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 3e5)
+    times = np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * span)
     monkeypatch.setattr(cluster, "_DENSE_SHARE", 2.0)
     sparse = cluster.similar_pairs(matrix, times, 0.2)
     monkeypatch.setattr(cluster, "_DENSE_SHARE", 0.0)
