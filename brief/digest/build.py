@@ -48,6 +48,9 @@ __all__ = [
 
 WINDOW = timedelta(hours=24)
 MAX_SOURCES = 6  # sources shown per story (lead first)
+# Articles a summary draws on (lead first): a wire story carried by a hundred feeds says
+# the same thing a hundred times, and reading every copy took a second an edition.
+SUMMARY_DOCS = 12
 
 
 def edition_time(edition_date: date, hour: int, zone: ZoneInfo, minute: int = 0) -> datetime:
@@ -152,7 +155,7 @@ def _docs(draft: StoryDraft) -> list[Doc]:
     articles = [a for a in draft.articles if not _article_left_out(a)] or list(draft.articles)
     return [
         Doc(title=a.title, text=a.full_text or a.summary_text, url=a.link, source=a.source)
-        for a in articles
+        for a in articles[:SUMMARY_DOCS]
     ]
 
 

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from brief.digest.build import (
+    MAX_SOURCES,
+    SUMMARY_DOCS,
     compose_digest,
     edition_time,
     edition_window,
@@ -15,7 +18,7 @@ from brief.digest.build import (
     select_drafts,
     summarize_draft,
 )
-from brief.types import ArticleRecord, Digest, Story, StoryDraft
+from brief.types import ArticleRecord, Digest, Doc, Story, StoryDraft, Summary
 
 TOPICS = [
     "Volcano erupts near Naples, villages evacuated overnight.",
@@ -289,3 +292,23 @@ def test_one_sites_article_in_two_of_its_feeds_is_one_article() -> None:
     drafts = group_stories([world, politics, other], window=edition_window(END))
     assert sorted(len(d.articles) for d in drafts) == [1, 1]
     assert {a.id for d in drafts for a in d.articles} == {2, 3}
+
+
+def test_a_summary_reads_the_leading_articles_not_every_copy() -> None:
+    # A wire story carried by thirty feeds: the summary draws on the first SUMMARY_DOCS
+    # (lead first), while the story keeps every article and its sources their cap.
+    copies = [
+        article(i, "world", 1, title="Earthquake kills five in Chile", source=f"Feed {i}")
+        for i in range(30)
+    ]
+    draft = StoryDraft("a0", "world", 30.0, END, tuple(copies))
+    read: list[int] = []
+
+    def summarizer(docs: Sequence[Doc]) -> Summary:
+        read.append(len(docs))
+        return Summary(docs[0].title, docs[0].text)
+
+    story = summarize_draft(draft, summarizer=summarizer)
+    assert read == [SUMMARY_DOCS] and len(copies) > SUMMARY_DOCS
+    assert story.title == "Earthquake kills five in Chile"
+    assert [s.name for s in story.sources] == [f"Feed {i}" for i in range(MAX_SOURCES)]
