@@ -184,10 +184,11 @@ def similar_pairs(
     vals: list[npt.NDArray[np.float64]] = []
     for start in range(0, n, _BLOCK):
         block = matrix[start : start + _BLOCK]
-        if _looks_dense(block[:_SAMPLE_ROWS] @ transposed, start, threshold):
+        later = transposed[:, start:]  # each pair once: the block's rows with later rows
+        if _looks_dense(block[:_SAMPLE_ROWS] @ later, threshold):
             r, c, v = _dense_block_pairs(matrix, block, start, times, threshold, **decay)
         else:
-            r, c, v = _sparse_block_pairs(block @ transposed, start, times, threshold, **decay)
+            r, c, v = _sparse_block_pairs(block @ later, start, times, threshold, **decay)
         rows.append(r)
         cols.append(c)
         vals.append(v)
@@ -203,12 +204,11 @@ def similar_pairs(
     )
 
 
-def _looks_dense(sample: csr_matrix, start: int, threshold: float) -> bool:
+def _looks_dense(sample: csr_matrix, threshold: float) -> bool:
     """Whether a block's first rows pair with most later rows (look-alike articles)."""
     pairs = sample.tocoo()
-    above = (pairs.col > pairs.row + start) & (pairs.data >= threshold)
-    room = sample.shape[0] * (sample.shape[1] - start)
-    return bool(np.count_nonzero(above) > _DENSE_SHARE * room)
+    above = (pairs.col > pairs.row) & (pairs.data >= threshold)
+    return bool(np.count_nonzero(above) > _DENSE_SHARE * sample.shape[0] * sample.shape[1])
 
 
 def _sparse_block_pairs(
@@ -218,10 +218,11 @@ def _sparse_block_pairs(
     threshold: float,
     **decay: timedelta,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """`similar_pairs` of a block of rows, from its sparse product with every row."""
+    """`similar_pairs` of a block of rows, from its sparse product with the rows from
+    the block's first on."""
     block = product.tocoo()
     r = block.row.astype(np.int64) + start
-    c = block.col.astype(np.int64)
+    c = block.col.astype(np.int64) + start
     keep = (c > r) & (block.data >= threshold)
     r, c, v = r[keep], c[keep], block.data[keep]
     v = v * time_factor(times[r] - times[c], **decay)
@@ -242,21 +243,21 @@ def _dense_block_pairs(
     fills up costs several times more), each row's strongest found by partition, not by
     sorting all its pairs; the same pairs, ties by column. Rows go a few at a time to
     bound memory."""
-    n = matrix.shape[0]
     k = MAX_NEIGHBOURS
     terms = np.unique(block.indices)
-    others = matrix[:, terms]
-    others.sort_indices()
-    step = max(16, _DENSE_CELLS // n)
+    later = matrix[start:][:, terms]  # each pair once: the block's rows with later rows
+    later.sort_indices()
+    width = later.shape[0]
+    step = max(16, _DENSE_CELLS // width)
     out: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]] = []
     for first in range(0, block.shape[0], step):
         mine = block[first : first + step][:, terms].toarray()
-        dense = np.ascontiguousarray((others @ mine.T).T)
-        row = np.arange(start + first, start + first + dense.shape[0])
-        dense[np.arange(n)[None, :] <= row[:, None]] = 0.0  # each pair once: column > row
-        _decay_in_place(dense, times[row], times, **decay)
+        dense = np.ascontiguousarray((later @ mine.T).T)
+        row = np.arange(first, first + dense.shape[0])  # from the block's first row
+        dense[np.arange(width)[None, :] <= row[:, None]] = 0.0  # each pair once: column > row
+        _decay_in_place(dense, times[start + row], times[start:], **decay)
         dense[dense < threshold] = 0.0
-        if n > k:
+        if width > k:
             kth = -np.partition(-dense, k - 1, axis=1)[:, k - 1 : k]
             above = dense > kth
             tied = (dense == kth) & (dense > 0.0)
@@ -265,7 +266,7 @@ def _dense_block_pairs(
         else:
             keep = dense > 0.0
         r, c = np.nonzero(keep)
-        out.append((r.astype(np.int64) + start + first, c.astype(np.int64), dense[r, c]))
+        out.append((r.astype(np.int64) + start + first, c.astype(np.int64) + start, dense[r, c]))
     r = np.concatenate([o[0] for o in out])
     c = np.concatenate([o[1] for o in out])
     v = np.concatenate([o[2] for o in out])
