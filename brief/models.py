@@ -109,11 +109,16 @@ class Feed(Base):
 
     @property
     def display_name(self) -> str:
-        if self.title:
-            return self.title
-        from urllib.parse import urlsplit
+        return display_name(self.title, self.url)
 
-        return urlsplit(self.url).hostname or self.url
+
+def display_name(title: str | None, url: str) -> str:
+    """What a feed is called in an edition: its title, else its host."""
+    if title:
+        return title
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname or url
 
 
 class Article(Base):
