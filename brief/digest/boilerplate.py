@@ -136,6 +136,9 @@ _MENTIONS = re.compile(
     | ^\s*(?:related|recommended|watch|listen|more)\s*:
     | ^\s*updated?\ \d
     | javascript | your\ browser | enable\ cookies
+    | pic\.twitter\.com/ | \(@\w{1,15}\)\ """
+    + _MONTH
+    + r"""\ \d{1,2},\ \d{4}
     """,
     re.IGNORECASE | re.VERBOSE,
 )

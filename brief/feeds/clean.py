@@ -79,6 +79,19 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _SKIP_CONTENT = frozenset({"script", "style", "noscript", "template", "head", "title"})
+# An embedded post (a tweet, an Instagram or TikTok post) is a blockquote of someone else's
+# words, with the embed's own "Dear @AppleSupport ... pic.twitter.com/..." and date: in a
+# summary it reads as the article's own sentence. The platforms' embed codes mark it.
+_EMBED_CLASSES = frozenset(
+    {"twitter-tweet", "twitter-video", "instagram-media", "tiktok-embed", "reddit-card"}
+)
+
+
+def _is_embed(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    if tag != "blockquote":
+        return False
+    classes = " ".join(value or "" for name, value in attrs if name == "class").split()
+    return not _EMBED_CLASSES.isdisjoint(classes)
 
 
 class _TextExtractor(HTMLParser):
@@ -86,9 +99,15 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)  # decodes entities in text for us
         self.parts: list[str] = []
         self._skipping = 0
+        self._embed_depth = 0  # blockquotes open inside an embedded post
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_CONTENT:
+        if self._embed_depth:
+            self._embed_depth += tag == "blockquote"
+        elif _is_embed(tag, attrs):
+            self._embed_depth = 1
+            self.parts.append(_BREAK)
+        elif tag in _SKIP_CONTENT:
             self._skipping += 1
         elif tag in _BLOCK_TAGS:
             self.parts.append(_BREAK)
@@ -98,13 +117,15 @@ class _TextExtractor(HTMLParser):
             self.parts.append(_BREAK)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_CONTENT:
+        if self._embed_depth:
+            self._embed_depth -= tag == "blockquote"
+        elif tag in _SKIP_CONTENT:
             self._skipping = max(0, self._skipping - 1)
         elif tag in _BLOCK_TAGS:
             self.parts.append(_BREAK)
 
     def handle_data(self, data: str) -> None:
-        if not self._skipping:  # HTML's own line breaks are spaces; only blocks break lines
+        if not (self._skipping or self._embed_depth):  # HTML's line breaks are spaces
             self.parts.append(_WS.sub(" ", data))
 
 

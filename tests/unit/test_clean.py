@@ -87,6 +87,20 @@ def test_html_to_text(html: str, text: str) -> None:
         ("<p>a source\nline break</p>", "a source line break"),  # HTML's newlines are spaces
         ("<p> </p><p>a</p><p></p>", "a"),
         ("Plain text\nwrapped.\n\nSecond paragraph.", "Plain text wrapped.\nSecond paragraph."),
+        # Macworld's story with a tweet embedded: the tweet is not the article's text.
+        (
+            '<p>Here’s Ergin’s tweet:</p><blockquote class="twitter-tweet" data-lang="en">'
+            '<p lang="en">Dear @AppleSupport, we noticed a <em>HUGE</em> security issue.'
+            "</p><blockquote>quoted</blockquote>— Lemi Orhan Ergin (@lemiorhan) "
+            '<a href="https://twitter.com/x">November 28, 2017</a></blockquote>'
+            "<p>Apple has since issued a fix.</p><blockquote><p>A quote stays.</p></blockquote>",
+            "Here’s Ergin’s tweet:\nApple has since issued a fix.\nA quote stays.",
+        ),
+        (
+            '<blockquote class="instagram-media" data-instgrm-version="14"><p>a post</p>'
+            "</blockquote><p>Body.</p>",
+            "Body.",
+        ),
         ("", ""),
     ],
 )

@@ -50,6 +50,9 @@ def test_clean_title(title: str, sources: list[str], expected: str) -> None:
         "By Jane Smith",
         "Reporting by John Doe; Editing by Mark Heinrich",
         "© 2026 Example News. All rights reserved.",
+        # An embedded tweet, as a page's text gives it: its link and its signature.
+        "Have you aware of it @Apple? pic.twitter.com/jDJuu0iOcg",
+        "— Lemi Orhan Ergin (@lemiorhan) November 28, 2017",
     ],
 )
 def test_furniture_is_recognised(text: str) -> None:
@@ -77,6 +80,7 @@ def test_a_pages_furniture_lines_are_furniture_in_a_summary(line: str) -> None:
         "US Defence Secretary Mark Esper denied Monday that US forces would pull out of Iraq.",
         "By Monday evening, rescuers had reached the village.",
         "The newspaper said the minister would resign.",
+        "Officials met on November 28, 2017 in Paris, the agency (@AFP on X) said.",
     ],
 )
 def test_news_is_not_furniture(text: str) -> None:
