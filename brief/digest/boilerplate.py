@@ -218,7 +218,13 @@ def _key(text: str) -> str:
 
 
 def clean_paragraphs(text: str, title: str = "") -> list[str]:
-    """The news paragraphs of a text: furniture, repeated captions and headings dropped.
+    """The news paragraphs of a text: furniture, repeated captions and headings dropped
+    (see clean_blocks)."""
+    return clean_blocks(text, title)[0]
+
+
+def clean_blocks(text: str, title: str = "") -> tuple[list[str], bool]:
+    """The news paragraphs of a text, and whether the first is a standfirst.
 
     A text with no line breaks (a feed summary) is one paragraph. A paragraph
     that repeats another, or is the start of another (a caption and the same
@@ -232,6 +238,7 @@ def clean_paragraphs(text: str, title: str = "") -> list[str]:
     keys = [_key(p) for p in paragraphs]
     title_key = _key(title)
     kept: list[str] = []
+    standfirst = False
     for i, (para, key) in enumerate(zip(paragraphs, keys, strict=True)):
         if not key or is_furniture(para):
             continue
@@ -239,12 +246,13 @@ def clean_paragraphs(text: str, title: str = "") -> list[str]:
             continue
         if len(key) > 40 and any(j != i and other.startswith(key) for j, other in enumerate(keys)):
             continue  # a caption, shown again elsewhere (often with its credit)
-        if len(para.split()) < 20 and not _TERMINAL.search(para):
-            if kept or not is_standfirst(para):
-                continue  # a heading, a menu entry, a label
+        if not kept and not _TERMINAL.search(para) and is_standfirst(para):
             para += "."  # a standfirst: a sentence of its own, whatever follows it
+            standfirst = True
+        elif len(para.split()) < 20 and not _TERMINAL.search(para):
+            continue  # a heading, a menu entry, a label
         kept.append(para)
-    return kept
+    return kept, standfirst and len(kept) > 1
 
 
 def is_standfirst(paragraph: str) -> bool:

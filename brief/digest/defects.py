@@ -12,7 +12,8 @@ the real snippets that showed it. The aim is 0 of each.
   phrases ("– live!", "email Scott here") in a headline or summary.
 - non-news: a job ad, house notice, sponsored post, calendar, listing or stub.
 - duplicate stories: two stories of the edition that tell the same news.
-- repeated sentences: a summary saying the same thing twice, in other words too.
+- repeated sentences: a summary saying the same thing twice, in other words too,
+  or an article's standfirst and the body sentence that restates it.
 - summary length: over 80 or under 12 words.
 - page furniture: "Continue reading...", "Related: …", an outlet or "- video"
   suffix on a headline.
@@ -27,9 +28,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from brief.digest.boilerplate import is_furniture
+from brief.digest.boilerplate import is_furniture, is_standfirst
 from brief.digest.kinds import CLOCK_STAMP, LIVE_PHRASE, not_news
-from brief.digest.text import content_overlap, says_again, split_sentences
+from brief.digest.text import (
+    content_overlap,
+    content_words,
+    restates,
+    says_again,
+    split_sentences,
+)
 
 RULES = (
     "glued blocks",
@@ -116,14 +123,32 @@ def non_news(story: ShownStory) -> str | None:
 # -- duplicates and repeats --------------------------------------------------
 
 
-def repeated_sentences(summary: str) -> str | None:
-    """Two sentences of one summary that say the same thing."""
+def repeated_sentences(summary: str, standfirsts: Sequence[str] = ()) -> str | None:
+    """Two sentences of one summary that say the same thing; more readily when one is an
+    article's standfirst (`standfirst`), which the body's opening restates by design."""
     sentences = split_sentences(summary)
+    decks = {_deck_key(s) for s in standfirsts}
     for i, first in enumerate(sentences):
         for second in sentences[i + 1 :]:
             if says_again(first, second):
                 return f"{first} | {second}"
+            if decks & {_deck_key(first), _deck_key(second)} and restates(
+                content_words(first), content_words(second)
+            ):
+                return f"{first} | {second}"
     return None
+
+
+def standfirst(blocks: Sequence[str]) -> str | None:
+    """An article's standfirst: an opening block without end punctuation that reads as
+    a sentence, before the body (see brief.digest.boilerplate.is_standfirst)."""
+    if len(blocks) > 1 and not _TERMINAL.search(blocks[0]) and is_standfirst(blocks[0]):
+        return blocks[0]
+    return None
+
+
+def _deck_key(sentence: str) -> str:
+    return _fold(sentence).rstrip(".").lower()
 
 
 def duplicate_stories(stories: Sequence[ShownStory]) -> list[str]:
@@ -217,7 +242,8 @@ def edition_defects(stories: Sequence[ShownStory]) -> dict[str, list[str]]:
         note("glued blocks", glued)
         note("live-blog clutter", live_blog_clutter(story.headline, story.summary))
         note("non-news", non_news(story))
-        note("repeated sentences", repeated_sentences(story.summary))
+        decks = [d for d in (standfirst(a.blocks) for a in story.articles) if d]
+        note("repeated sentences", repeated_sentences(story.summary, decks))
         note("summary length", summary_length(story.summary))
         note("page furniture", page_furniture(story.headline, story.summary))
         note("text artefacts", text_artefacts(story.headline, story.summary))

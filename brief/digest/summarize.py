@@ -27,15 +27,30 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from brief.digest.boilerplate import clean_paragraphs, first_heading, is_furniture, strip_dateline
+from brief.digest.boilerplate import (
+    clean_blocks,
+    clean_paragraphs,
+    first_heading,
+    is_furniture,
+    strip_dateline,
+)
 from brief.digest.kinds import has_live_clutter, is_live_blog, live_standfirst
-from brief.digest.text import clean_text, content_words, repeats, split_sentences, tokens, truncate
+from brief.digest.text import (
+    clean_text,
+    content_words,
+    repeats,
+    restates,
+    split_sentences,
+    tokens,
+    truncate,
+)
 from brief.types import Doc, Summary
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
 MIN_SENTENCES = 2
 _SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
+_BODY_OPENING = 2  # sentences after a standfirst that may restate it
 _DUPLICATE = 0.5  # cosine above which two sentences say the same thing
 _CUT_TRIM = ",;:—–-"  # a summary cut short ends on no dangling comma or dash
 _END = re.compile(r"[.!?…][\"'”’)\]]*$")
@@ -146,13 +161,15 @@ class _Candidate:
     doc: int
     position: int
     words: int
+    standfirst: bool = False  # from the doc's standfirst (see clean_blocks)
 
 
 def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
     found: list[_Candidate] = []
     for d, doc in enumerate(docs):
         position = 0
-        for paragraph in clean_paragraphs(doc.text, doc.title):
+        paragraphs, standfirst = clean_blocks(doc.text, doc.title)
+        for p, paragraph in enumerate(paragraphs):
             for raw in split_sentences(paragraph):
                 if position >= _SENTENCES_PER_DOC:
                     break
@@ -167,9 +184,29 @@ def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
                 if words > 55 or sentence.endswith(("?", ":")):
                     position += 1
                     continue
-                found.append(_Candidate(sentence, d, position, words))
+                found.append(_Candidate(sentence, d, position, words, standfirst and p == 0))
                 position += 1
     return found
+
+
+def _without_restated_standfirsts(candidates: Sequence[_Candidate]) -> list[_Candidate]:
+    """The candidates less each standfirst that its body's opening sentences say again:
+    a standfirst is the deck, terse and often without names ("Police decided not to
+    prosecute abuse allegation ..."); the body's opening tells the same in full ("Police
+    dropped an investigation into ... Larry Nassar in 2004 ...")."""
+    words = {id(c): content_words(c.text) for c in candidates}
+    return [
+        c
+        for c in candidates
+        if not c.standfirst
+        or not any(
+            b.doc == c.doc
+            and not b.standfirst
+            and b.position <= c.position + _BODY_OPENING
+            and restates(words[id(c)], words[id(b)])
+            for b in candidates
+        )
+    ]
 
 
 def _select_sentences(
@@ -191,7 +228,7 @@ def _select_sentences(
         if any(_cosine(vecs[i], vecs[j]) > _DUPLICATE for j in chosen):
             continue
         words[i] = content_words(candidates[i].text)
-        if any(repeats(words[i], words[j]) for j in chosen):
+        if any(_says_again(candidates[i], candidates[j], words[i], words[j]) for j in chosen):
             continue
         # "About" max_words: a tenth more for a further sentence, a quarter more
         # when it takes that to reach min_sentences.
@@ -201,6 +238,14 @@ def _select_sentences(
         chosen.append(i)
         total += candidates[i].words
     return chosen
+
+
+def _says_again(a: _Candidate, b: _Candidate, a_words: set[str], b_words: set[str]) -> bool:
+    """Whether b says what a says: in other words too, and more readily against its own
+    doc's standfirst, which the body's opening restates by design."""
+    if a.doc == b.doc and (a.standfirst or b.standfirst):
+        return restates(a_words, b_words)
+    return repeats(a_words, b_words)
 
 
 def _prepared(doc: Doc) -> Doc:
@@ -225,7 +270,7 @@ def summarize_story(
     docs = [_prepared(d) for d in docs]
     sources = [d.source or "" for d in docs]
     titles = [clean_title(d.title, sources) for d in docs]
-    candidates = _candidates(docs)
+    candidates = _without_restated_standfirsts(_candidates(docs))
 
     # IDF over this story's sentences and titles: words every sentence uses say little.
     units = [tokens(c.text) for c in candidates] + [tokens(t) for t in titles]

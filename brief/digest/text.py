@@ -231,6 +231,15 @@ def repeats(x: set[str], y: set[str]) -> bool:
     return shared >= 4 and share >= 0.6
 
 
+def restates(x: set[str], y: set[str]) -> bool:
+    """`repeats` against a standfirst, at a lower bar: a standfirst sums the article up,
+    so the body's opening says it again by design ("Police decided not to prosecute
+    abuse allegation after disgraced doctor said ..." / "Police dropped an investigation
+    into disgraced former gymnastics doctor Larry Nassar ... after he told them ...")."""
+    shared, share = _overlap(x, y)
+    return shared >= 3 and share >= 0.4
+
+
 def says_again(a: str, b: str) -> bool:
     """Whether one sentence repeats what the other says: most of the shorter one's
     content words, at least four of them, in other words or order."""

@@ -18,6 +18,7 @@ from brief.digest.defects import (
     non_news,
     page_furniture,
     repeated_sentences,
+    standfirst,
     summary_length,
     text_artefacts,
 )
@@ -71,6 +72,16 @@ MINT = (
 OFFSHORE = (
     "More than 50 tankers are waiting offshore as the port of Basra remains shut. "
     "Dozens of tankers were queuing offshore on Tuesday, unable to enter Basra's port."
+)
+# The Guardian: a standfirst, then the body's opening telling the same in full.
+NASSAR_BLOCKS = (
+    "Police decided not to prosecute abuse allegation after disgraced doctor said he was "
+    "conducting legitimate medical procedures",
+    "Police dropped an investigation into disgraced former gymnastics doctor Larry Nassar in "
+    "2004 after he told them he was conducting legitimate medical treatment, according to "
+    "documents released on Wednesday.",
+    "Brianne Randall-Gay was 17 when she was treated for scoliosis by Nassar. Randall-Gay’s "
+    "mother subsequently complained to Meridian Township police department.",
 )
 
 
@@ -331,3 +342,25 @@ def test_an_edition_of_clean_stories_has_no_defect() -> None:
         (Article("FBI memo", FBI_BLOCKS, "https://x.test/fbi"),),
     )
     assert all(not found for found in edition_defects([story]).values())
+
+
+def test_a_standfirst_and_the_body_sentence_restating_it_are_a_repeat() -> None:
+    deck = standfirst(NASSAR_BLOCKS)
+    assert deck == NASSAR_BLOCKS[0]
+    both = f"{NASSAR_BLOCKS[0]}. {NASSAR_BLOCKS[1]}"
+    assert repeated_sentences(both) is None  # too far apart in words for any two sentences
+    assert repeated_sentences(both, [deck])
+    # The FBI's standfirst and body share a subject but each says something of its own.
+    fbi = f"{FBI_BLOCKS[0]}. {FBI_BLOCKS[1]}"
+    assert repeated_sentences(fbi, [standfirst(FBI_BLOCKS) or ""]) is None
+    assert standfirst(BUTLER_BLOCKS[2:]) is None  # punctuated: the body itself
+
+
+def test_summaries_take_the_body_over_a_standfirst_it_restates() -> None:
+    summary = summarize_story([Doc("Nassar investigation dropped", "\n".join(NASSAR_BLOCKS))])
+    assert summary.summary.startswith("Police dropped an investigation into disgraced")
+    assert "Police decided not to prosecute" not in summary.summary
+    deck = standfirst(NASSAR_BLOCKS) or ""
+    assert repeated_sentences(summary.summary, [deck]) is None
+    fbi = summarize_story([Doc("FBI has grave concerns", "\n".join(FBI_BLOCKS))]).summary
+    assert fbi.startswith("In statement attributable to FBI director")  # it adds, so it stays

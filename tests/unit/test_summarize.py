@@ -3,13 +3,14 @@ from __future__ import annotations
 import pytest
 
 from brief.digest.boilerplate import (
+    clean_blocks,
     clean_paragraphs,
     is_furniture,
     is_furniture_line,
     strip_dateline,
 )
 from brief.digest.summarize import clean_title, summarize_story
-from brief.digest.text import split_sentences
+from brief.digest.text import content_words, restates, split_sentences
 from brief.types import Doc
 from tests.conftest import SEEDS
 
@@ -211,3 +212,43 @@ def test_word_budget_about_sixty_a_tenth_more_for_a_third_sentence() -> None:
     text = " ".join([_sentence(25, "alpha"), _sentence(25, "beta"), _sentence(25, "gamma")])
     two = summarize_story([Doc("Alpha beta gamma story", text)]).summary
     assert len(split_sentences(two)) == 2 and len(two.split()) == 50
+
+
+@pytest.mark.parametrize(
+    ("text", "paragraphs", "standfirst"),
+    [
+        # The Guardian's standfirst (no full stop), of any length, then the body.
+        (
+            "Killer whales able to copy words such as ‘hello’ and ‘bye bye’ as well as sounds "
+            "from other orcas, study shows\nHigh-pitched, eerie and yet distinct, the sound is "
+            "unmistakable.",
+            [
+                "Killer whales able to copy words such as ‘hello’ and ‘bye bye’ as well as "
+                "sounds from other orcas, study shows.",
+                "High-pitched, eerie and yet distinct, the sound is unmistakable.",
+            ],
+            True,
+        ),
+        ("Ministers met in Paris on Monday to agree a budget.\nThe talks went on.", None, False),
+        ("Climate\nNearly half of US military sites are threatened, a study says.", None, False),
+        ("A standfirst alone, with nothing after it to restate it at all", None, False),
+    ],
+)
+def test_clean_blocks_says_whether_a_text_opens_with_a_standfirst(
+    text: str, paragraphs: list[str] | None, standfirst: bool
+) -> None:
+    kept, flag = clean_blocks(text)
+    assert flag is standfirst
+    if paragraphs is not None:
+        assert kept == paragraphs
+
+
+def test_restating_a_standfirst_takes_less_than_repeating_a_sentence() -> None:
+    deck = content_words("Defense department says wild weather could endanger 1,700 sites")
+    body = content_words(
+        "Nearly half of US military sites are threatened by wild weather linked to climate "
+        "change, according to a new Pentagon study."
+    )
+    assert restates(deck, body)
+    other = content_words("The director of US Centers for Disease Control has resigned.")
+    assert not restates(deck, other)
