@@ -50,7 +50,6 @@ MAX_WORDS = 60
 MAX_SENTENCES = 3
 MIN_SENTENCES = 2
 _SENTENCES_PER_DOC = 12  # only an article's opening matters for a brief
-_BODY_OPENING = 2  # sentences after a standfirst that may restate it
 _DUPLICATE = 0.5  # cosine above which two sentences say the same thing
 _CUT_TRIM = ",;:—–-"  # a summary cut short ends on no dangling comma or dash
 _END = re.compile(r"[.!?…][\"'”’)\]]*$")
@@ -190,23 +189,24 @@ def _candidates(docs: Sequence[Doc]) -> list[_Candidate]:
 
 
 def _without_restated_standfirsts(candidates: Sequence[_Candidate]) -> list[_Candidate]:
-    """The candidates less each standfirst that its body's opening sentences say again:
+    """The candidates less each standfirst that the body's opening sentence says again:
     a standfirst is the deck, terse and often without names ("Police decided not to
     prosecute abuse allegation ..."); the body's opening tells the same in full ("Police
-    dropped an investigation into ... Larry Nassar in 2004 ...")."""
-    words = {id(c): content_words(c.text) for c in candidates}
-    return [
-        c
-        for c in candidates
-        if not c.standfirst
-        or not any(
-            b.doc == c.doc
-            and not b.standfirst
-            and b.position <= c.position + _BODY_OPENING
-            and restates(words[id(c)], words[id(b)])
-            for b in candidates
-        )
-    ]
+    dropped an investigation into ... Larry Nassar in 2004 ..."). A standfirst that
+    adds to it stays (a later sentence that restates a chosen one is skipped)."""
+    at = {(c.doc, c.position): c for c in candidates}
+    kept: list[_Candidate] = []
+    for c in candidates:
+        opening = at.get((c.doc, c.position + 1))
+        if (
+            c.standfirst
+            and opening is not None
+            and not opening.standfirst
+            and restates(content_words(c.text), content_words(opening.text))
+        ):
+            continue
+        kept.append(c)
+    return kept
 
 
 def _select_sentences(

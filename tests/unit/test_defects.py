@@ -362,5 +362,15 @@ def test_summaries_take_the_body_over_a_standfirst_it_restates() -> None:
     assert "Police decided not to prosecute" not in summary.summary
     deck = standfirst(NASSAR_BLOCKS) or ""
     assert repeated_sentences(summary.summary, [deck]) is None
-    fbi = summarize_story([Doc("FBI has grave concerns", "\n".join(FBI_BLOCKS))]).summary
-    assert fbi.startswith("In statement attributable to FBI director")  # it adds, so it stays
+    # The FBI's standfirst adds to the body's opening, so it stays, though a later
+    # sentence takes up its words ("statement ... attributable to the bureau director").
+    later = (
+        "After both Trump and the House speaker, Paul Ryan, made public statements supporting "
+        "the so-called Nunes memo’s release, the fight over its fate took an extraordinary twist "
+        "with the FBI’s highly unusual statement, which was ultimately attributable to the bureau "
+        "director, Christopher Wray, Trump’s own appointee."
+    )
+    text = "\n".join((*FBI_BLOCKS, later))
+    fbi = summarize_story([Doc("FBI has grave concerns", text)]).summary
+    assert fbi.startswith("In statement attributable to FBI director")
+    assert "The FBI said on Wednesday" in fbi
