@@ -8,12 +8,13 @@
 - Summary: two or three sentences, about 60 words, drawn from all
   the articles. Each text is cleaned of page furniture (`boilerplate`), split
   into sentences (abbreviations, initials, decimals and quotations kept
-  whole), and each sentence is scored by its similarity to the story's
-  centroid and to its titles, plus a lead bias (news puts the point first).
-  Sentences are picked greedily, skipping those that repeat one already
-  picked (near-copies, or most of its content words in other words), and are
-  given in reading order. A block's last sentence ends with a full stop even
-  when its block had none (a standfirst never runs into the body).
+  whole), and each sentence is scored by its similarity to what the articles
+  open with, to everything they say and to their titles, plus a lead bias
+  (news puts the point first). Sentences are picked greedily, skipping those
+  that repeat one already picked (near-copies, or most of its content words
+  in other words), and are given in reading order. A block's last sentence
+  ends with a full stop even when its block had none (a standfirst never runs
+  into the body); a standfirst that the body's opening restates gives way to it.
 - Text is cleaned first (stray entities, "April.Previously,"); a live blog
   is read from its standfirst only, and no sentence with a clock stamp or a
   live-blog phrase is ever chosen.
