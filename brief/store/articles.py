@@ -111,18 +111,18 @@ def articles_in_window(
     # cost most of that time.
     query = select(
         Article.id,
-        Feed.id,
-        Feed.title,
-        Feed.url,
+        Article.feed_id,
+        Feed.title.label("feed_title"),
+        Feed.url.label("feed_url"),
         Feed.section,
+        Feed.weight,
         Article.title,
         Article.link,
         Article.summary_text,
         Article.image_url,
+        Article.image_alt,
         Article.published_at,
         Article.full_text,
-        Feed.weight,
-        Article.image_alt,
         Article.categories,
     ).join(Feed, Article.feed_id == Feed.id)
     if per_feed is None:
@@ -133,39 +133,15 @@ def articles_in_window(
         ranked = select(Article.id, rank.label("rank")).where(*in_window).subquery()
         query = query.join(ranked, ranked.c.id == Article.id).where(ranked.c.rank <= per_feed)
     rows = session.execute(query.order_by(*newest).limit(limit))
-    return [
-        ArticleRecord(
-            id=article_id,
-            feed_id=feed_id,
-            source=display_name(feed_title, feed_url),
-            section=section,
-            title=title,
-            link=link,
-            summary_text=summary_text,
-            image_url=image_url,
-            published_at=published_at,
-            full_text=full_text,
-            weight=weight,
-            image_alt=image_alt,
-            categories=tuple(categories or ()),
-        )
-        for (
-            article_id,
-            feed_id,
-            feed_title,
-            feed_url,
-            section,
-            title,
-            link,
-            summary_text,
-            image_url,
-            published_at,
-            full_text,
-            weight,
-            image_alt,
-            categories,
-        ) in rows
-    ]
+    return [_record(**row._asdict()) for row in rows]
+
+
+def _record(
+    feed_title: str | None, feed_url: str, categories: list[str] | None, **columns: Any
+) -> ArticleRecord:
+    return ArticleRecord(
+        source=display_name(feed_title, feed_url), categories=tuple(categories or ()), **columns
+    )
 
 
 def newest_article_time(session: Session) -> datetime | None:
